@@ -1,0 +1,197 @@
+"""The episode engine: attempt, verify; on failure reflect, retry, verify - batched by phase.
+
+One generation call per phase and per batch, never one episode at a time:
+
+    batch of B problems
+      phase 1   all B first attempts                      -> one generator.generate call, then verify each
+      round r = 1 .. max_attempts-1 (only while some episode of the batch is still unsolved):
+      phase 2r  reflections of the F failed ones          -> one call
+      phase 2r+1 retries of the same F                    -> one call, then verify each
+
+A solved episode leaves the batch at once: it gets no reflection and no further attempt. The messages of every
+phase come from `r3.conversation`, so evaluation, mining and training show the model the same conversation.
+
+    for batch in run_episodes(task, generator, examples, EpisodeConfig(max_attempts=2)):
+        ...  # a list of finished Episodes, in example order
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Sequence
+
+from r3.conversation import reflection_messages, retry_messages
+from r3.errors import R3Error
+from r3.tasks.base import Task
+from r3.types import Attempt, Completion, Episode, Generator, Message, SamplingParams
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EpisodeConfig:
+    """How episodes are run.
+
+    Attributes:
+        max_attempts: attempts per episode; `max_attempts - 1` reflect-and-retry rounds (the paper used 2).
+        attempt_params: sampling of first attempts.
+        reflection_params: sampling of reflections.
+        retry_params: sampling of retries; None means the same as `attempt_params`.
+        reflection_instruction / retry_instruction: override the task's own; None keeps the task's.
+        batch_size: episodes per batch: each phase of a batch is one generate call, and finished batches are what
+            `run_episodes` yields (and what callers write to disk).
+    """
+
+    max_attempts: int = 2
+    attempt_params: SamplingParams = field(default_factory=SamplingParams)
+    reflection_params: SamplingParams = field(default_factory=SamplingParams)
+    retry_params: SamplingParams | None = None
+    reflection_instruction: str | None = None
+    retry_instruction: str | None = None
+    batch_size: int = 32
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise R3Error(f"max_attempts must be at least 1, got {self.max_attempts}")
+        if self.batch_size < 1:
+            raise R3Error(f"batch_size must be at least 1, got {self.batch_size}")
+        for name in ("attempt_params", "reflection_params", "retry_params"):
+            params = getattr(self, name)
+            if params is not None and params.n != 1:
+                raise R3Error(f"{name}.n must be 1 (an episode follows one sample), got {params.n}")
+
+
+@dataclass
+class _Draft:
+    """A mutable episode under construction; frozen into an `Episode` when its batch is done."""
+
+    index: int
+    problem_id: str
+    example: dict[str, Any]
+    prompt: tuple[Message, ...]
+    attempts: list[Attempt] = field(default_factory=list)
+    reflections: list[Completion] = field(default_factory=list)
+    finish_reasons: list[str] = field(default_factory=list)
+
+    @property
+    def solved(self) -> bool:
+        return bool(self.attempts) and self.attempts[-1].verdict.correct
+
+    def history(self) -> tuple[list[str], list[str], list[str]]:
+        """Attempt texts, reflection texts and failure reasons, as r3.conversation takes them."""
+        return (
+            [a.text for a in self.attempts],
+            [r.text for r in self.reflections],
+            [a.verdict.reason for a in self.attempts],
+        )
+
+    def freeze(self) -> Episode:
+        return Episode(
+            index=self.index,
+            problem_id=self.problem_id,
+            example=self.example,
+            prompt=self.prompt,
+            attempts=tuple(self.attempts),
+            reflections=tuple(self.reflections),
+            extra={"attempt_finish_reasons": list(self.finish_reasons)},
+        )
+
+
+def run_episodes(
+    task: Task,
+    generator: Generator,
+    examples: Sequence[dict[str, Any]],
+    config: EpisodeConfig,
+    *,
+    start_index: int = 0,
+    problem_ids: Sequence[str] | None = None,
+) -> Iterator[list[Episode]]:
+    """Run one episode per example of `examples[start_index:]`, yielding finished episodes batch by batch.
+
+    `examples` are normalized task examples. An episode's `index` is its example's position in `examples`, so a
+    caller that resumes after k finished episodes passes the same list with `start_index=k` and gets the indices
+    (and problem ids) an uninterrupted run would have given. `problem_ids`, aligned with `examples`, overrides
+    `task.problem_id(example, index)`. Episodes come out in example order.
+    """
+    if problem_ids is not None and len(problem_ids) != len(examples):
+        raise ValueError(f"got {len(problem_ids)} problem ids for {len(examples)} examples")
+    reflection_instruction = config.reflection_instruction or task.reflection_instruction
+    retry_instruction = config.retry_instruction or task.retry_instruction
+    for batch_start in range(start_index, len(examples), config.batch_size):
+        indices = range(batch_start, min(batch_start + config.batch_size, len(examples)))
+        drafts = [
+            _Draft(
+                index=i,
+                problem_id=str(problem_ids[i]) if problem_ids is not None else task.problem_id(examples[i], i),
+                example=examples[i],
+                prompt=tuple(task.prompt(examples[i])),
+            )
+            for i in indices
+        ]
+        _run_batch(task, generator, drafts, config, batch_start, reflection_instruction, retry_instruction)
+        yield [draft.freeze() for draft in drafts]
+
+
+def _run_batch(
+    task: Task,
+    generator: Generator,
+    drafts: list[_Draft],
+    config: EpisodeConfig,
+    batch_start: int,
+    reflection_instruction: str,
+    retry_instruction: str,
+) -> None:
+    """Fill `drafts` in place: phase 1 for all, then reflect/retry rounds for those still unsolved."""
+    retry_params = config.retry_params or config.attempt_params
+    _attempt_phase(
+        task, generator, drafts, [list(d.prompt) for d in drafts],
+        _phase_params(config.attempt_params, batch_start, phase=0),
+    )
+    for round_number in range(1, config.max_attempts):
+        open_drafts = [d for d in drafts if not d.solved]
+        if not open_drafts:
+            break
+        logger.debug("batch at %d, round %d: %d of %d unsolved", batch_start, round_number, len(open_drafts),
+                     len(drafts))
+        prompts = [
+            reflection_messages(d.prompt, *d.history(), reflection_instruction, retry_instruction) for d in open_drafts
+        ]
+        reflections = _generate(
+            generator, prompts, _phase_params(config.reflection_params, batch_start, phase=2 * round_number - 1)
+        )
+        for draft, reflection in zip(open_drafts, reflections):
+            draft.reflections.append(reflection)
+        prompts = [retry_messages(d.prompt, *d.history(), reflection_instruction, retry_instruction) for d in open_drafts]
+        _attempt_phase(
+            task, generator, open_drafts, prompts, _phase_params(retry_params, batch_start, phase=2 * round_number)
+        )
+
+
+def _attempt_phase(
+    task: Task, generator: Generator, drafts: list[_Draft], prompts: list[list[Message]], params: SamplingParams
+) -> None:
+    """One generate call for an attempt of every draft, then verify each."""
+    for draft, completion in zip(drafts, _generate(generator, prompts, params)):
+        verdict = task.verify(draft.example, completion.text)
+        draft.attempts.append(Attempt(completion.text, completion.num_tokens, verdict))
+        draft.finish_reasons.append(completion.finish_reason)
+
+
+def _generate(generator: Generator, prompts: list[list[Message]], params: SamplingParams) -> list[Completion]:
+    """One sample per prompt, checking that the backend kept its side of the protocol."""
+    outputs = generator.generate(prompts, params)
+    if len(outputs) != len(prompts) or any(len(samples) != 1 for samples in outputs):
+        raise RuntimeError(
+            f"generator returned {[len(s) for s in outputs]} samples for {len(prompts)} prompts with n=1"
+        )
+    return [samples[0] for samples in outputs]
+
+
+def _phase_params(params: SamplingParams, batch_start: int, phase: int) -> SamplingParams:
+    """Give each (batch, phase) its own seed derived from the user's, so that phases do not replay the same random
+    stream and a run resumed at a batch boundary samples what the uninterrupted run would have sampled."""
+    if params.seed is None:
+        return params
+    return dataclasses.replace(params, seed=(params.seed + 1_000_003 * batch_start + 7_919 * phase) % 2**31)
