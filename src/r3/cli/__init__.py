@@ -15,6 +15,7 @@ import sys
 COMMANDS: dict[str, str] = {
     "tasks": "tasks",
     "verify": "verify",
+    "eval": "eval",
 }
 
 
