@@ -1,0 +1,157 @@
+"""Function calling in the xLAM/APIGen format: pick the right tools with the right arguments.
+
+An example has `query` (the user's request), `tools` (a list of tool descriptions: name, description, parameters)
+and `answers` (the gold calls: a list of {"name", "arguments"}), plus an optional `id`. As in the public
+Salesforce/xlam-function-calling-60k set, `tools` and `answers` may be JSON-encoded strings.
+
+The normalized example keeps `tools` and `answers` as canonical JSON strings. Tool schemas and arguments differ from
+row to row, and Arrow (under `datasets`, and so TRL) would merge them into one struct type, filling absent keys with
+nulls and so changing the gold answers; strings travel through any dataset unchanged.
+
+The verifier's rules are in `r3.tasks.function_calling_parse` (where calls are found, how values compare); on top of
+them a call to a tool that was not offered is incorrect.
+
+    r3 verify --task function_calling completions.jsonl
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+
+from r3.errors import DataError, R3Error, shorten
+from r3.tasks.base import Task, require
+from r3.tasks.function_calling_parse import MAX_DEPTH, CallError, check_calls, compare, depth, extract_calls
+from r3.types import Message, Verdict
+
+PROMPT = """You can call the following tools. Each line describes one tool as JSON:
+<tools>
+{tools}
+</tools>
+
+Request: {query}
+
+Answer with the tool calls that fulfil the request, as a JSON list of calls, each written as \
+{{"name": <tool name>, "arguments": {{<argument name>: <value>, ...}}}}. Use several calls when the request needs \
+them. Reply with the JSON list only, for example:
+[{{"name": "tool_a", "arguments": {{"x": 1}}}}, {{"name": "tool_b", "arguments": {{"y": "text"}}}}]"""
+
+REFLECTION_INSTRUCTION = (
+    "You tried performing the task, but failed in generating the correct tool calls. Reflect on what went wrong "
+    "and write a short explanation that will help you do better in the future."
+)
+RETRY_INSTRUCTION = "Now try again, using your reflection. Reply with the JSON list of tool calls only."
+
+
+class FunctionCallingTask(Task):
+    """Call the right tools with the right arguments (xLAM/APIGen format; calls compared as a multiset)."""
+
+    name = "function_calling"
+    fields = ("query", "tools", "answers")
+    default_source = "Salesforce/xlam-function-calling-60k"
+    default_split = "train"
+    source_note = "a gated dataset: accept its terms on the hub and log in (`hf auth login`), or pass a local file"
+    reflection_instruction = REFLECTION_INSTRUCTION
+    retry_instruction = RETRY_INSTRUCTION
+
+    def normalize(self, row: dict[str, Any]) -> dict[str, Any]:
+        query = require(row, "query")
+        if not isinstance(query, str) or not query.strip():
+            raise DataError(f"expected a non-empty string, got {shorten(query)}", field="query")
+        tools = decode_tools(require(row, "tools"))
+        answers = decode_answers(require(row, "answers"), {tool["name"] for tool in tools})
+        example = dict(row)
+        example["tools"] = json.dumps(tools, ensure_ascii=False)
+        example["answers"] = json.dumps(answers, ensure_ascii=False)
+        return example
+
+    def prompt(self, example: dict[str, Any]) -> list[Message]:
+        tools = "\n".join(json.dumps(tool, ensure_ascii=False) for tool in _tools(example["tools"]))
+        return [{"role": "user", "content": PROMPT.format(tools=tools, query=example["query"])}]
+
+    def verify(self, example: dict[str, Any], completion: str) -> Verdict:
+        try:
+            predicted = extract_calls(completion)
+        except CallError as error:
+            return Verdict(False, str(error))
+        except Exception as error:  # a verifier must never take down a training run; this would be a bug here
+            return Verdict(False, f"internal verifier error: {type(error).__name__}")
+        offered = {tool["name"] for tool in _tools(example["tools"])}
+        for call in predicted:
+            if call["name"] not in offered:
+                return Verdict(False, f"calls unknown tool {shorten(call['name'], 60)}")
+        difference = compare(predicted, _answers(example["answers"]))
+        if difference is not None:
+            return Verdict(False, difference)
+        return Verdict(True, f"all {len(predicted)} call(s) match")
+
+    def load(self, source: str | None = None, split: str | None = None, limit: int | None = None) -> list[dict]:
+        """As `Task.load`, but failing to reach the default (gated) hub dataset says how to get access."""
+        try:
+            return super().load(source, split, limit)
+        except DataError:
+            raise
+        except R3Error as error:
+            if source is None or source == self.default_source:
+                raise R3Error(f"{error} ({self.default_source} is {self.source_note})") from None
+            raise
+
+
+def decode_tools(value: Any) -> list[dict[str, Any]]:
+    """The tool list of a row (a list, or a JSON string holding one); DataError names `tools` and the problem."""
+    tools = _decode(value, "tools")
+    names = set()
+    for number, tool in enumerate(tools, start=1):
+        if not isinstance(tool, dict) or not isinstance(tool.get("name"), str) or not tool["name"]:
+            raise DataError(f"tool {number} is not an object with a string 'name': {shorten(tool)}", field="tools")
+        if tool["name"] in names:
+            raise DataError(f"tool name {tool['name']!r} appears twice", field="tools")
+        names.add(tool["name"])
+    if not tools:
+        raise DataError("no tools", field="tools")
+    return tools
+
+
+def decode_answers(value: Any, offered: set[str] | None = None) -> list[dict[str, Any]]:
+    """The gold calls of a row, checked like predicted calls, and (given `offered`) each calling an offered tool."""
+    try:
+        calls = check_calls(_decode(value, "answers"))
+    except CallError as error:
+        raise DataError(str(error), field="answers") from None
+    for number, call in enumerate(calls, start=1):
+        if offered is not None and call["name"] not in offered:
+            raise DataError(f"call {number} uses {call['name']!r}, which is not among the tools", field="answers")
+    return calls
+
+
+def _decode(value: Any, field: str) -> list[Any]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except (ValueError, RecursionError) as error:
+            raise DataError(f"not valid JSON ({str(error)[:60]}): {shorten(value)}", field=field) from None
+    if not isinstance(value, list):
+        raise DataError(f"expected a list (or a JSON string holding one), got {shorten(value)}", field=field)
+    if depth(value) > MAX_DEPTH:
+        raise DataError(f"nested deeper than {MAX_DEPTH} levels", field=field)
+    return value
+
+
+@lru_cache(maxsize=4096)
+def _tools_from_json(text: str) -> list[dict[str, Any]]:
+    return decode_tools(text)
+
+
+@lru_cache(maxsize=4096)
+def _answers_from_json(text: str) -> list[dict[str, Any]]:
+    return decode_answers(text)
+
+
+def _tools(value: Any) -> list[dict[str, Any]]:
+    """Tools of a normalized example (a JSON string; a decoded list is accepted too). Cached: verify is hot."""
+    return _tools_from_json(value) if isinstance(value, str) else decode_tools(value)
+
+
+def _answers(value: Any) -> list[dict[str, Any]]:
+    return _answers_from_json(value) if isinstance(value, str) else decode_answers(value)
