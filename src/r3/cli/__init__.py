@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "tasks": "tasks",
     "verify": "verify",
     "eval": "eval",
+    "tiny-model": "tiny_model",
 }
 
 
