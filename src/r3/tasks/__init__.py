@@ -15,6 +15,7 @@ from r3.tasks.base import Task
 TASKS: dict[str, str] = {
     "countdown": "r3.tasks.countdown:CountdownTask",
     "function_calling": "r3.tasks.function_calling:FunctionCallingTask",
+    "math": "r3.tasks.math:MathTask",
 }
 
 
