@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "verify": "verify",
     "eval": "eval",
     "tiny-model": "tiny_model",
+    "mine": "mine",
 }
 
 

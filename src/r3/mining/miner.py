@@ -1,0 +1,205 @@
+"""Failure mining: sample first attempts of every query until one fails, in growing rounds, and keep the failures.
+
+    r3 mine --model Qwen/Qwen2.5-1.5B-Instruct --task countdown --max-samples 64 --out runs/mine
+
+The loop keeps up to `batch_size` queries in flight. Each step asks every one of them for its next round of samples
+(1, 1, 2, 4, ... see `schedule.py`) in ONE generate call, so batches stay large although every query has its own
+number of samples; verifies them; and commits the queries that are finished (enough failures, or budget spent) to
+the store, whose slots are refilled with new queries. Each sample carries its own seed, a function of the run seed,
+the problem id and the sample index, so a query's samples do not depend on what else is in the batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Iterator, Sequence
+
+from tqdm.auto import tqdm
+
+from r3.errors import DataError, R3Error
+from r3.mining.schedule import QueryState, RoundSchedule, sample_seed
+from r3.mining.stats import MiningStats
+from r3.mining.store import STATS_FILE, FinishedQuery, MiningStore, write_atomic
+from r3.tasks.base import Task
+from r3.types import Completion, Generator, Message, SamplingParams
+
+logger = logging.getLogger(__name__)
+
+RESERVED_FIELDS = ("task", "problem_id", "prompt_messages", "failed_attempts", "mining")
+
+
+@dataclass(frozen=True)
+class MiningConfig:
+    """What to mine and how.
+
+    Attributes:
+        max_samples: the per-query budget (the paper's 64).
+        keep: stop a query after this many failures and keep them all (first ones in sample order).
+        schedule: "adaptive" (growing rounds 1, 1, 2, 4, ...) or "fixed" (all max_samples in one round).
+        batch_size: queries in flight; each step draws one round for all of them in one generate call.
+    """
+
+    max_samples: int = 64
+    keep: int = 1
+    schedule: str = "adaptive"
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_new_tokens: int = 256
+    seed: int = 0
+    batch_size: int = 32
+
+    def __post_init__(self) -> None:
+        if self.max_samples < 1:
+            raise R3Error(f"--max-samples must be at least 1, got {self.max_samples}")
+        if not 1 <= self.keep <= self.max_samples:
+            raise R3Error(f"--keep must be between 1 and --max-samples ({self.max_samples}), got {self.keep}")
+        if self.schedule not in ("adaptive", "fixed"):
+            raise R3Error(f"--schedule must be 'adaptive' or 'fixed', got {self.schedule!r}")
+        if self.batch_size < 1:
+            raise R3Error(f"--batch-size must be at least 1, got {self.batch_size}")
+
+    def round_schedule(self) -> RoundSchedule:
+        if self.schedule == "fixed":
+            return RoundSchedule.fixed(self.max_samples)
+        return RoundSchedule(max_samples=self.max_samples)
+
+    def sampling(self) -> SamplingParams:
+        return SamplingParams(n=1, temperature=self.temperature, top_p=self.top_p,
+                              max_new_tokens=self.max_new_tokens, seed=self.seed)
+
+
+def run_identity(config: MiningConfig, examples: Sequence[dict[str, Any]], **arguments: Any) -> dict[str, Any]:
+    """The contents of run.json: every argument that decides what is mined, plus a hash of the examples."""
+    identity = {key: value for key, value in asdict(config).items()}
+    identity.update(arguments)
+    identity["data_sha256"] = hashlib.sha256(
+        json.dumps(list(examples), sort_keys=True, default=str).encode("utf-8")
+    ).hexdigest()
+    return identity
+
+
+def mine(
+    task: Task,
+    generator: Generator,
+    examples: Sequence[dict[str, Any]],
+    config: MiningConfig,
+    store: MiningStore,
+    progress: bool = True,
+) -> MiningStats:
+    """Mine every example not yet in `store`; return the statistics of the whole run (earlier sessions included).
+
+    Finished queries are committed to the store after every generate call, so an interruption loses at most the
+    queries in flight. `stats.json` is written at the end, also when interrupted.
+    """
+    schedule, params = config.round_schedule(), config.sampling()
+    stats = MiningStats.from_ledger(store.ledger.values(), config.max_samples, len(examples))
+    todo = [i for i in range(len(examples)) if i not in store.ledger]
+    pending = iter(todo)
+    seeded = _takes_sample_seeds(generator)
+    if todo and not seeded:
+        logger.warning("%s does not take per-sample seeds: the mined set equals a fixed pass's in distribution, "
+                       "not draw for draw (see docs/mining.md)", type(generator).__name__)
+    bar = tqdm(total=len(examples), initial=stats.queries_seen, desc="mining", unit="query", disable=not progress)
+    in_flight: list[QueryState] = []
+    step = 0
+    try:
+        while True:
+            in_flight += _take(pending, config.batch_size - len(in_flight), task, examples)
+            if not in_flight:
+                break
+            _sample_round(task, generator, in_flight, schedule, params, config, seeded, step)
+            step += 1
+            finished = [state for state in in_flight if state.done(schedule, config.keep)]
+            store.commit([_finished_query(task, state) for state in finished])
+            for state in finished:
+                stats.add(store.ledger[state.index])
+            in_flight = [state for state in in_flight if not state.done(schedule, config.keep)]
+            bar.update(len(finished))
+            bar.set_postfix_str(f"kept {stats.queries_kept}, samples {stats.sample_ratio:.1%} of fixed")
+    finally:
+        bar.close()
+        write_atomic(store.directory / STATS_FILE, json.dumps(stats.to_dict(), indent=2) + "\n")
+    return stats
+
+
+def _take(pending: Iterator[int], count: int, task: Task, examples: Sequence[dict[str, Any]]) -> Iterator[QueryState]:
+    """Up to `count` new queries from `pending`, with their first-attempt prompts."""
+    for _ in range(max(count, 0)):
+        index = next(pending, None)
+        if index is None:
+            return
+        example = examples[index]
+        clash = [name for name in RESERVED_FIELDS if name in example]
+        if clash:
+            raise DataError(f"the example has a field named like a failure-dataset column ({', '.join(clash)})",
+                            row=f"example {index}", field=clash[0])
+        prompt = [dict(message) for message in task.prompt(example)]
+        yield QueryState(index=index, problem_id=task.problem_id(example, index), example=example, prompt=prompt)
+
+
+def _sample_round(
+    task: Task,
+    generator: Generator,
+    states: list[QueryState],
+    schedule: RoundSchedule,
+    params: SamplingParams,
+    config: MiningConfig,
+    seeded: bool,
+    step: int,
+) -> None:
+    """Draw the next round of every query in one generate call (one prompt per sample, n=1) and record verdicts."""
+    prompts: list[list[Message]] = []
+    seeds: list[int] = []
+    owners: list[QueryState] = []
+    for state in states:
+        for offset in range(schedule.next_round(state.drawn)):
+            prompts.append(state.prompt)
+            seeds.append(sample_seed(config.seed, state.problem_id, state.drawn + offset))
+            owners.append(state)
+    completions = _generate(generator, prompts, params, seeds if seeded else None, step)
+    for state, completion in zip(owners, completions):  # owners are grouped by query, in sample order
+        verdict = task.verify(state.example, completion.text)
+        state.record(completion, verdict.correct, verdict.reason, config.keep)
+
+
+def _generate(
+    generator: Generator, prompts: list[list[Message]], params: SamplingParams, seeds: list[int] | None, step: int
+) -> list[Completion]:
+    if seeds is None:  # no per-sample seeds: still make each call's seed depend on the run seed and the step
+        params = SamplingParams(**{**asdict(params), "seed": (params.seed or 0) * 1_000_003 + step})
+        outputs = generator.generate(prompts, params)
+    else:
+        outputs = generator.generate(prompts, params, seeds=seeds)
+    if len(outputs) != len(prompts) or any(len(output) != 1 for output in outputs):
+        raise RuntimeError(f"{type(generator).__name__}.generate returned {len(outputs)} outputs for "
+                           f"{len(prompts)} prompts (expected one completion each)")
+    return [output[0] for output in outputs]
+
+
+def _takes_sample_seeds(generator: Generator) -> bool:
+    """Whether `generator.generate` accepts `seeds=` (one seed per prompt, each prompt sampled from its own)."""
+    try:
+        return "seeds" in inspect.signature(generator.generate).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _finished_query(task: Task, state: QueryState) -> FinishedQuery:
+    mining = {"samples": state.drawn, "failures": state.failures_seen, "first_failure_at": state.first_failure_at}
+    ledger = {**mining, "tokens": state.tokens}
+    if not state.kept:
+        return FinishedQuery(state.index, state.problem_id, ledger)
+    row = {
+        **state.example,
+        "task": task.name,
+        "problem_id": state.problem_id,
+        "prompt_messages": state.prompt,
+        "failed_attempts": state.failed,
+        "mining": {**mining, "index": state.index},
+    }
+    return FinishedQuery(state.index, state.problem_id, ledger, row)
