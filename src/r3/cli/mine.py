@@ -35,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="run seed; each sample's seed is derived from it")
     parser.add_argument("--batch-size", type=int, default=32,
                         help="queries per generate call (may change between resumptions; default: 32)")
+    parser.add_argument("--overwrite", action="store_true", help="delete the mining files in --out and start again")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -51,11 +52,10 @@ def run(args: argparse.Namespace) -> int:
     examples = task.load(args.data, args.split, args.limit)
     identity = run_identity(config, examples, model=args.model, task=args.task, data=args.data, split=args.split,
                             limit=args.limit, backend=args.backend)
-    with MiningStore.open(args.out, identity) as store:  # refuses a different run before loading the model
-        if len(store.ledger) < len(examples):
-            generator = load_generator(args.model, backend=args.backend)
-        else:
-            generator = None
+    # the store refuses a different run in --out before the (slow) model load
+    with MiningStore.open(args.out, identity, overwrite=args.overwrite) as store:
+        unfinished = len(store.ledger) < len(examples)
+        generator = load_generator(args.model, backend=args.backend) if unfinished else None
         stats = mine(task, generator, examples, config, store, progress=not args.no_progress)
     print(stats.summary())
     print(f"failures: {args.out / 'failures.jsonl'}; statistics: {args.out / 'stats.json'}")

@@ -100,7 +100,7 @@ def mine(
     stats = MiningStats.from_ledger(store.ledger.values(), config.max_samples, len(examples))
     todo = [i for i in range(len(examples)) if i not in store.ledger]
     pending = iter(todo)
-    seeded = _takes_sample_seeds(generator)
+    seeded = bool(todo) and _takes_sample_seeds(generator)
     if todo and not seeded:
         logger.warning("%s does not take per-sample seeds: the mined set equals a fixed pass's in distribution, "
                        "not draw for draw (see docs/mining.md)", type(generator).__name__)

@@ -57,12 +57,18 @@ class MiningStore:
     _lock: BinaryIO | None = None
 
     @classmethod
-    def open(cls, directory: str | Path, run: dict[str, Any]) -> MiningStore:
-        """Open (creating or resuming) the run in `directory`; refuse one made with different arguments."""
+    def open(cls, directory: str | Path, run: dict[str, Any], overwrite: bool = False) -> MiningStore:
+        """Open (creating or resuming) the run in `directory`; refuse one made with different arguments.
+
+        `overwrite` deletes the mining files already there (and nothing else) and starts again.
+        """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         store = cls(directory=directory, run=run)
         store._acquire_lock()
+        if overwrite:
+            for name in (RUN_FILE, FAILURES_FILE, PROGRESS_FILE, STATS_FILE):
+                (directory / name).unlink(missing_ok=True)
         store._check_run_file()
         store.ledger = store._recover()
         store._failures = open(directory / FAILURES_FILE, "ab")
