@@ -232,8 +232,22 @@ def _argument_difference(got: dict[str, Any], want: dict[str, Any]) -> str:
             return f"unexpected argument {_short(key)}"
     for key, value in want.items():
         if canonical(got[key]) != canonical(value):
-            return f"argument {_short(key)} is {_short(got[key])}, expected {_short(value)}"
+            path, got_part, want_part = _first_difference(got[key], value, key)
+            return f"argument {_short(path)} is {_short(got_part)}, expected {_short(want_part)}"
     return "arguments differ"
+
+
+def _first_difference(got: Any, want: Any, path: str) -> tuple[str, Any, Any]:
+    """The path to the first place two different values differ ("filters.brands[0]") and the values there."""
+    if isinstance(got, dict) and isinstance(want, dict) and got.keys() == want.keys():
+        for key in want:
+            if canonical(got[key]) != canonical(want[key]):
+                return _first_difference(got[key], want[key], f"{path}.{key}")
+    if isinstance(got, list) and isinstance(want, list) and len(got) == len(want):
+        for index, (got_item, want_item) in enumerate(zip(got, want)):
+            if canonical(got_item) != canonical(want_item):
+                return _first_difference(got_item, want_item, f"{path}[{index}]")
+    return path, got, want
 
 
 def _short(value: Any, limit: int = 40) -> str:
