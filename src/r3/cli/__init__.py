@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "eval": "eval",
     "tiny-model": "tiny_model",
     "mine": "mine",
+    "forgetting": "forgetting",
 }
 
 
