@@ -26,7 +26,12 @@ class DataError(R3Error):
             where.append(f"field '{field}'")
         prefix = ", ".join(where)
         super().__init__(f"{prefix}: {message}" if prefix else message)
-        self.source, self.row, self.field = source, row, field
+        self.message, self.source, self.row, self.field = message, source, row, field
+
+    def at(self, *, source: str | None = None, row: int | str | None = None) -> DataError:
+        """The same error with the source and row filled in (a task's `normalize` knows only the field)."""
+        return DataError(self.message, source=source if source is not None else self.source,
+                         row=row if row is not None else self.row, field=self.field)
 
 
 def shorten(value: object, limit: int = 80) -> str:

@@ -73,7 +73,7 @@ class Task(ABC):
         try:
             return self.normalize(row)
         except DataError as error:
-            raise DataError(str(error), source=source, row=label) from None
+            raise error.at(source=source, row=label) from None
 
 
 def require(row: dict[str, Any], field: str) -> Any:
