@@ -64,8 +64,8 @@ EXAMPLES: list[tuple[str, list[dict[str, Any]]]] = [
     ("Find nonstop flights from JFK to LAX on 2025-03-14 for two adults and one child.",
      [c("search_flights", origin="JFK", destination="LAX", date="2025-03-14",
         passengers={"adults": 2, "children": 1}, nonstop_only=True)]),
-    ("Search business-class flights from FRA to SIN on 2025-06-02, and book a hotel in Singapore from June 3 to "
-     "June 7 2025 for one guest with breakfast included.",
+    (("Search business-class flights from FRA to SIN on 2025-06-02, and book a hotel in Singapore from June 3 to "
+     "June 7 2025 for one guest with breakfast included."),
      [c("search_flights", origin="FRA", destination="SIN", date="2025-06-02", cabin="business"),
       c("book_hotel", city="Singapore", check_in="2025-06-03", check_out="2025-06-07", guests=1,
         preferences={"breakfast": True})]),
@@ -75,8 +75,8 @@ EXAMPLES: list[tuple[str, list[dict[str, Any]]]] = [
     ("I need flights from LHR to CDG on 2025-04-01 and back from CDG to LHR on 2025-04-04.",
      [c("search_flights", origin="LHR", destination="CDG", date="2025-04-01"),
       c("search_flights", origin="CDG", destination="LHR", date="2025-04-04")]),
-    ("Family trip: flights from ORD to MCO on 2025-12-20 for 2 adults and 3 children, nonstop only, plus a hotel "
-     "in Orlando from the 20th to the 27th for 5 guests.",
+    (("Family trip: flights from ORD to MCO on 2025-12-20 for 2 adults and 3 children, nonstop only, plus a hotel "
+     "in Orlando from the 20th to the 27th for 5 guests."),
      [c("search_flights", origin="ORD", destination="MCO", date="2025-12-20",
         passengers={"adults": 2, "children": 3}, nonstop_only=True),
       c("book_hotel", city="Orlando", check_in="2025-12-20", check_out="2025-12-27", guests=5)]),
@@ -102,25 +102,25 @@ EXAMPLES: list[tuple[str, list[dict[str, Any]]]] = [
       c("get_country_info", country="Belgium", fields=["languages"]),
       c("get_country_info", country="Canada", fields=["languages"])]),
     # calendar and e-mail
-    ("Schedule 'Quarterly review' on 2025-04-15 at 14:00 for 90 minutes with ana@acme.com and raj@acme.com, and "
-     "remind me 30 minutes before by e-mail.",
+    (("Schedule 'Quarterly review' on 2025-04-15 at 14:00 for 90 minutes with ana@acme.com and raj@acme.com, and "
+     "remind me 30 minutes before by e-mail."),
      [c("create_calendar_event", title="Quarterly review", start="2025-04-15T14:00", duration_minutes=90,
         attendees=["ana@acme.com", "raj@acme.com"], reminder={"minutes_before": 30, "method": "email"})]),
     ("Put a 30-minute 'Dentist' appointment in my calendar for 2025-02-03 at 08:30.",
      [c("create_calendar_event", title="Dentist", start="2025-02-03T08:30", duration_minutes=30)]),
-    ("Email lee@corp.io and kim@corp.io with subject 'Offsite' and body 'The offsite moves to Friday.', cc "
-     "hr@corp.io, and mark it high priority.",
+    (("Email lee@corp.io and kim@corp.io with subject 'Offsite' and body 'The offsite moves to Friday.', cc "
+     "hr@corp.io, and mark it high priority."),
      [c("send_email", to=["lee@corp.io", "kim@corp.io"], subject="Offsite", body="The offsite moves to Friday.",
         cc=["hr@corp.io"], high_priority=True)]),
-    ("Set up a 45-minute 'Design sync' on 2025-05-06 at 10:00 with maria@studio.dev, then e-mail her the subject "
-     "'Design sync' with the body 'Invite sent for Tuesday 10:00.'",
+    (("Set up a 45-minute 'Design sync' on 2025-05-06 at 10:00 with maria@studio.dev, then e-mail her the subject "
+     "'Design sync' with the body 'Invite sent for Tuesday 10:00.'"),
      [c("create_calendar_event", title="Design sync", start="2025-05-06T10:00", duration_minutes=45,
         attendees=["maria@studio.dev"]),
       c("send_email", to=["maria@studio.dev"], subject="Design sync", body="Invite sent for Tuesday 10:00.")]),
     ("Send 'Server maintenance tonight at 23:00.' to ops@site.org with the subject 'Maintenance'.",
      [c("send_email", to=["ops@site.org"], subject="Maintenance", body="Server maintenance tonight at 23:00.")]),
-    ("Create two events: 'Standup' on 2025-01-13 at 09:15 for 15 minutes, and 'Retro' on 2025-01-17 at 16:00 for "
-     "an hour with a popup reminder 10 minutes before.",
+    (("Create two events: 'Standup' on 2025-01-13 at 09:15 for 15 minutes, and 'Retro' on 2025-01-17 at 16:00 for "
+     "an hour with a popup reminder 10 minutes before."),
      [c("create_calendar_event", title="Standup", start="2025-01-13T09:15", duration_minutes=15),
       c("create_calendar_event", title="Retro", start="2025-01-17T16:00", duration_minutes=60,
         reminder={"minutes_before": 10, "method": "popup"})]),
@@ -150,8 +150,8 @@ EXAMPLES: list[tuple[str, list[dict[str, Any]]]] = [
      [c("get_movie_showtimes", movie="Dune: Part Two", city="Austin", date="2025-03-08"),
       c("get_movie_showtimes", movie="Oppenheimer", city="Austin")]),
     ("Showtimes for 'Inside Out 2' in Melbourne.", [c("get_movie_showtimes", movie="Inside Out 2", city="Melbourne")]),
-    ("I want the lyrics to 'Yesterday' by The Beatles, and then a playlist named 'Beatles' holding b-1, b-2, b-3, "
-     "b-4, visible to everyone.",
+    (("I want the lyrics to 'Yesterday' by The Beatles, and then a playlist named 'Beatles' holding b-1, b-2, b-3, "
+     "b-4, visible to everyone."),
      [c("get_song_lyrics", title="Yesterday", artist="The Beatles"),
       c("create_playlist", name="Beatles", track_ids=["b-1", "b-2", "b-3", "b-4"], public=True)]),
     # sports
@@ -186,8 +186,8 @@ EXAMPLES: list[tuple[str, list[dict[str, Any]]]] = [
      [c("get_nutrition", food="salmon", grams=150), c("get_nutrition", food="brown rice", grams=200)]),
     ("Calculate the BMI of someone who weighs 72.5 kg and is 178 cm tall, and of someone at 95 kg and 185 cm.",
      [c("calculate_bmi", weight_kg=72.5, height_cm=178), c("calculate_bmi", weight_kg=95, height_cm=185)]),
-    ("How many calories in an avocado (100 g)? And give me gluten-free recipes with avocado and eggs under 15 "
-     "minutes.",
+    (("How many calories in an avocado (100 g)? And give me gluten-free recipes with avocado and eggs under 15 "
+     "minutes."),
      [c("get_nutrition", food="avocado", grams=100),
       c("find_recipes", ingredients=["avocado", "eggs"], max_prep_minutes=15, diet="gluten-free")]),
     ("My BMI: 61 kg, 164.5 cm.", [c("calculate_bmi", weight_kg=61, height_cm=164.5)]),
@@ -221,12 +221,12 @@ EXAMPLES: list[tuple[str, list[dict[str, Any]]]] = [
      [c("search_jobs", title="data engineer", location="Berlin", remote=True, min_salary=70000)]),
     ("Look for nurse positions in Toronto and in Calgary.",
      [c("search_jobs", title="nurse", location="Toronto"), c("search_jobs", title="nurse", location="Calgary")]),
-    ("Open an urgent ticket for customer 48213: 'Payment failed twice', tagged billing and payments, with metadata "
-     "order id 'A-99812' and amount 149.99.",
+    (("Open an urgent ticket for customer 48213: 'Payment failed twice', tagged billing and payments, with metadata "
+     "order id 'A-99812' and amount 149.99."),
      [c("create_support_ticket", customer_id=48213, subject="Payment failed twice", priority="urgent",
         tags=["billing", "payments"], metadata={"order_id": "A-99812", "amount": 149.99})]),
-    ("Customer 1007 can't log in; open a high-priority ticket 'Login loop on mobile' with metadata platform "
-     "'ios', app version '5.2.1' and two_factor true.",
+    (("Customer 1007 can't log in; open a high-priority ticket 'Login loop on mobile' with metadata platform "
+     "'ios', app version '5.2.1' and two_factor true."),
      [c("create_support_ticket", customer_id=1007, subject="Login loop on mobile", priority="high",
         metadata={"platform": "ios", "app_version": "5.2.1", "two_factor": True})]),
     ("Log a low-priority ticket for customer 330: 'Typo on invoice page'.",
@@ -242,24 +242,26 @@ EXAMPLES: list[tuple[str, list[dict[str, Any]]]] = [
     ("Query the events table for type in ['click', 'view'] on page '/pricing', limit 50.",
      [c("query_database", table="events", filters={"type": {"in": ["click", "view"]}, "page": "/pricing"},
         limit=50)]),
-    ("Shorten https://example.com/articles/2025/reflect-retry-reward with the alias 'r3paper', and also shorten "
-     "https://example.com/docs/install.",
+    (("Shorten https://example.com/articles/2025/reflect-retry-reward with the alias 'r3paper', and also shorten "
+     "https://example.com/docs/install."),
      [c("shorten_url", url="https://example.com/articles/2025/reflect-retry-reward", custom_alias="r3paper"),
       c("shorten_url", url="https://example.com/docs/install")]),
     # mixed requests across domains
-    ("Before my Madrid trip: current weather in Madrid, convert 300 USD to EUR, and translate 'How much does this "
-     "cost?' into Spanish.",
-     [c("get_current_weather", city="Madrid"), c("convert_currency", amount=300, from_currency="USD", to_currency="EUR"),
+    (("Before my Madrid trip: current weather in Madrid, convert 300 USD to EUR, and translate 'How much does this "
+     "cost?' into Spanish."),
+     [c("get_current_weather", city="Madrid"),
+      c("convert_currency", amount=300, from_currency="USD", to_currency="EUR"),
       c("translate_text", text="How much does this cost?", target_language="es")]),
-    ("Remind the team: send 'Demo at 3pm' with subject 'Demo' to dev@team.io, and block 'Demo' on 2025-07-09 at "
-     "15:00 for 30 minutes.",
+    (("Remind the team: send 'Demo at 3pm' with subject 'Demo' to dev@team.io, and block 'Demo' on 2025-07-09 at "
+     "15:00 for 30 minutes."),
      [c("send_email", to=["dev@team.io"], subject="Demo", body="Demo at 3pm"),
       c("create_calendar_event", title="Demo", start="2025-07-09T15:00", duration_minutes=30)]),
-    ("Check if 561 is prime and give me the 20th Fibonacci number and the stats of 1, 1, 2, 3, 5, 8 with only the "
-     "mean.",
-     [c("is_prime", n=561), c("fibonacci", n=20), c("compute_statistics", numbers=[1, 1, 2, 3, 5, 8], measures=["mean"])]),
-    ("Weekend plan: 3-day forecast for Edinburgh, showtimes of 'Wicked' there on 2025-11-22, and vegetarian "
-     "recipes with mushrooms.",
+    (("Check if 561 is prime and give me the 20th Fibonacci number and the stats of 1, 1, 2, 3, 5, 8 with only the "
+     "mean."),
+     [c("is_prime", n=561), c("fibonacci", n=20),
+      c("compute_statistics", numbers=[1, 1, 2, 3, 5, 8], measures=["mean"])]),
+    (("Weekend plan: 3-day forecast for Edinburgh, showtimes of 'Wicked' there on 2025-11-22, and vegetarian "
+     "recipes with mushrooms."),
      [c("get_forecast", city="Edinburgh", days=3),
       c("get_movie_showtimes", movie="Wicked", city="Edinburgh", date="2025-11-22"),
       c("find_recipes", ingredients=["mushrooms"], diet="vegetarian")]),
@@ -269,15 +271,15 @@ EXAMPLES: list[tuple[str, list[dict[str, Any]]]] = [
     ("What is the population and area of Japan, and what's the yen doing against the dollar and the euro?",
      [c("get_country_info", country="Japan", fields=["population", "area"]),
       c("get_exchange_rates", base="JPY", symbols=["USD", "EUR"])]),
-    ("Send the same e-mail to two separate people: subject 'Welcome', body 'Glad to have you!', one to "
-     "sam@new.co and one to ria@new.co.",
+    (("Send the same e-mail to two separate people: subject 'Welcome', body 'Glad to have you!', one to "
+     "sam@new.co and one to ria@new.co."),
      [c("send_email", to=["sam@new.co"], subject="Welcome", body="Glad to have you!"),
       c("send_email", to=["ria@new.co"], subject="Welcome", body="Glad to have you!")]),
     ("Find flights from SFO to SEA on 2025-09-30 in premium for 1 adult, and check Boeing's stock (BA).",
      [c("search_flights", origin="SFO", destination="SEA", date="2025-09-30", cabin="premium"),
       c("get_stock_quote", symbol="BA")]),
-    ("Set the lab thermostat LAB-1 to 19.5 (keep its mode) and put the server-room thermostat SRV-9 in cool mode "
-     "at 17.",
+    (("Set the lab thermostat LAB-1 to 19.5 (keep its mode) and put the server-room thermostat SRV-9 in cool mode "
+     "at 17."),
      [c("set_thermostat", device_id="LAB-1", temperature=19.5),
       c("set_thermostat", device_id="SRV-9", temperature=17, mode="cool")]),
     ("Geocode 221B Baker Street, London and give me walking directions from 51.5237,-0.1585 to 51.5033,-0.1195.",
@@ -289,12 +291,12 @@ EXAMPLES: list[tuple[str, list[dict[str, Any]]]] = [
     ("Results of the last 2 games of Real Madrid and of Barcelona, and the La Liga table for 2024.",
      [c("get_match_results", team="Real Madrid", last_n=2), c("get_match_results", team="Barcelona", last_n=2),
       c("get_team_standings", league="La Liga", season=2024)]),
-    ("How much would 15,000 grow to at 6% over 8 years compounded quarterly, and what's the monthly payment on a "
-     "15,000 loan at 6% for 3 years?",
+    (("How much would 15,000 grow to at 6% over 8 years compounded quarterly, and what's the monthly payment on a "
+     "15,000 loan at 6% for 3 years?"),
      [c("compound_interest", principal=15000, rate=0.06, years=8, times_per_year=4),
       c("calculate_loan_payment", principal=15000, annual_rate=6, years=3)]),
-    ("Search for 'noise cancelling headphones' sorted by price high to low, and find machine learning engineer "
-     "jobs in London that are remote.",
+    (("Search for 'noise cancelling headphones' sorted by price high to low, and find machine learning engineer "
+     "jobs in London that are remote."),
      [c("search_products", query="noise cancelling headphones", sort_by="price_desc"),
       c("search_jobs", title="machine learning engineer", location="London", remote=True)]),
     ("Define 'lagom' in Swedish and tell me the capital of Sweden.",

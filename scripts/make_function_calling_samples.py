@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fc_sample_tools import TOOLS  # noqa: E402
-from fc_samples_examples import EXAMPLES  # noqa: E402
+from fc_sample_tools import TOOLS
+from fc_samples_examples import EXAMPLES
 
 OUT = Path(__file__).resolve().parent.parent / "src" / "r3" / "sample_data" / "function_calling.jsonl"
 SEED = 2505
@@ -47,8 +47,7 @@ def build_rows(seed: int = SEED) -> list[dict]:
 def main() -> None:
     rows = build_rows()
     with open(OUT, "w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        handle.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
     print(f"wrote {len(rows)} examples to {OUT}")
 
 

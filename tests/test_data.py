@@ -10,8 +10,8 @@ from r3.data import load_rows
 from r3.errors import DataError, R3Error
 from r3.tasks import get_task
 
-ROWS = [{"id": i, "query": f"q{i}", "tools": '[{"name": "f"}]', "answers": '[{"name": "f", "arguments": {"x": %d}}]' % i}
-        for i in range(5)]
+ROWS = [{"id": i, "query": f"q{i}", "tools": '[{"name": "f"}]',
+         "answers": json.dumps([{"name": "f", "arguments": {"x": i}}])} for i in range(5)]
 
 
 def write_jsonl(path, rows):

@@ -184,7 +184,8 @@ def test_nested_arguments_and_lists(task):
     assert check(task, gold, dumps(same)).correct
     swapped = [search(query="shoes", limit=10, exact=False, filters={"price": {"lte": 99.5}, "brands": ["b", "a"]},
                       tags=[])]
-    assert check(task, gold, dumps(swapped)).reason == "call 'search': argument 'filters.brands[0]' is 'b', expected 'a'"
+    assert check(task, gold, dumps(swapped)).reason == (
+        "call 'search': argument 'filters.brands[0]' is 'b', expected 'a'")
     shorter = [search(query="shoes", limit=10, exact=False, filters={"price": {"lte": 99.5}, "brands": ["a"]},
                       tags=[])]
     assert check(task, gold, dumps(shorter)).reason == (

@@ -54,6 +54,7 @@ class FunctionCallingTask(Task):
     source_note = "a gated dataset: accept its terms on the hub and log in (`hf auth login`), or pass a local file"
     reflection_instruction = REFLECTION_INSTRUCTION
     retry_instruction = RETRY_INSTRUCTION
+    prompt_template = PROMPT  # placeholders {tools} and {query}; a subclass may change the wording
 
     def normalize(self, row: dict[str, Any]) -> dict[str, Any]:
         query = require(row, "query")
@@ -68,7 +69,7 @@ class FunctionCallingTask(Task):
 
     def prompt(self, example: dict[str, Any]) -> list[Message]:
         tools = "\n".join(json.dumps(tool, ensure_ascii=False) for tool in _tools(example["tools"]))
-        return [{"role": "user", "content": PROMPT.format(tools=tools, query=example["query"])}]
+        return [{"role": "user", "content": self.prompt_template.format(tools=tools, query=example["query"])}]
 
     def verify(self, example: dict[str, Any], completion: str) -> Verdict:
         try:

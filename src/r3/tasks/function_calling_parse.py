@@ -26,7 +26,8 @@ import json
 import math
 import re
 from collections import Counter
-from typing import Any, Hashable
+from collections.abc import Hashable
+from typing import Any
 
 MAX_CHARS = 1_000_000
 MAX_DEPTH = 64
@@ -217,7 +218,8 @@ def compare(predicted: list[dict[str, Any]], gold: list[dict[str, Any]]) -> str 
     for key in missing:
         for other in extra:
             if other[0] == key[0]:
-                return f"call {_short(key[0])}: {_argument_difference(by_key[other]['arguments'], by_key[key]['arguments'])}"
+                difference = _argument_difference(by_key[other]["arguments"], by_key[key]["arguments"])
+                return f"call {_short(key[0])}: {difference}"
     if missing:
         return f"missing call {_short(next(iter(missing))[0])}"
     return f"extra call {_short(next(iter(extra))[0])}"

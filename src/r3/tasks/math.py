@@ -42,6 +42,7 @@ class MathTask(Task):
     fields = ("problem", "answer")
     default_source = "HuggingFaceH4/MATH-500"
     default_split = "test"
+    prompt_template = PROMPT  # placeholder {problem}; a subclass may change the wording
 
     def normalize(self, row: dict[str, Any]) -> dict[str, Any]:
         example = dict(row)
@@ -55,7 +56,7 @@ class MathTask(Task):
         return example
 
     def prompt(self, example: dict[str, Any]) -> list[Message]:
-        return [{"role": "user", "content": PROMPT.format(problem=example["problem"])}]
+        return [{"role": "user", "content": self.prompt_template.format(problem=example["problem"])}]
 
     def verify(self, example: dict[str, Any], completion: str) -> Verdict:
         try:
