@@ -19,6 +19,8 @@ COMMANDS: dict[str, str] = {
     "tiny-model": "tiny_model",
     "mine": "mine",
     "forgetting": "forgetting",
+    "train": "train",
+    "data": "data",
 }
 
 
@@ -33,14 +35,19 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(f"r3.cli.{module_name}")
         command = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(command)
-        command.set_defaults(_run=module.run)
+        # a module with TAKES_EXTRA_ARGUMENTS = True gets unrecognised arguments as args.extra (r3 train overrides)
+        command.set_defaults(_run=module.run, _takes_extra=getattr(module, "TAKES_EXTRA_ARGUMENTS", False))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     from r3.errors import R3Error
 
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and not args._takes_extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra = extra
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
     try:
         return int(args._run(args) or 0)

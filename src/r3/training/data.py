@@ -1,0 +1,182 @@
+"""The GRPO training set: one row per reflection prompt (offline) or per task prompt (online).
+
+Offline (the paper's setup) reads `r3 mine` output. Each kept failed attempt becomes a row whose `prompt` is
+
+    [*task prompt, assistant: failed attempt, user: reflection instruction]
+
+so TRL's completions *are* the reflections, and TRL's completion mask already means "only reflection tokens get
+gradient". Online rows hold the plain task prompt; the first attempt is made during training (`r3.training.online`).
+
+Columns besides `prompt` travel to the reward function as keyword arguments (TRL keeps unused columns):
+    problem_id      the task's id of the problem
+    r3_example      the normalized task example as JSON; JSON because Arrow would unify the struct types of
+                    differing rows (adding null keys to nested arguments, say) and change what the verifier sees
+    r3_task_prompt  the first-attempt messages (what the retry conversation starts from)
+    r3_attempt      the failed attempt (offline; online: filled in by the rollout)
+    r3_reason       the verifier's reason for that failure
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any, Sequence
+
+from r3.conversation import reflection_messages, retry_messages
+from r3.data import load_rows
+from r3.errors import DataError, R3Error, shorten
+from r3.tasks.base import Task
+from r3.training.config import R3Config
+from r3.types import Message
+
+logger = logging.getLogger(__name__)
+
+MINING_FIELDS = ("task", "problem_id", "prompt_messages", "failed_attempts", "mining")
+FAILURES_FILE = "failures.jsonl"
+
+
+def instructions(task: Task, config: R3Config) -> tuple[str, str]:
+    """The reflection and retry instructions: the config's overrides, else the task's own."""
+    return (config.reflection_instruction or task.reflection_instruction,
+            config.retry_instruction or task.retry_instruction)
+
+
+def prompt_key(prompt: Sequence[Message]) -> str:
+    """A canonical string of chat messages, to find a row's example from its prompt (online rollout)."""
+    return json.dumps([{"role": m["role"], "content": m["content"]} for m in prompt], ensure_ascii=False)
+
+
+def build_rows(task: Task, config: R3Config) -> list[dict[str, Any]]:
+    """Training rows for `config.mode`, validated; every problem is a DataError naming source, row and field."""
+    return offline_rows(task, config) if config.mode == "offline" else online_rows(task, config)
+
+
+def online_rows(task: Task, config: R3Config) -> list[dict[str, Any]]:
+    examples = task.load(config.data, config.data_split, config.data_limit)
+    if not examples:
+        raise R3Error(f"no examples in {config.data or task.default_source}")
+    rows = []
+    for index, example in enumerate(examples):
+        prompt = task.prompt(example)
+        rows.append(_row(prompt, task.problem_id(example, index), example, prompt, "", ""))
+    return rows
+
+
+def offline_rows(task: Task, config: R3Config) -> list[dict[str, Any]]:
+    if config.data is None:
+        raise R3Error("offline mode needs 'data': the output directory of `r3 mine` (or its failures.jsonl)")
+    source = config.data
+    if Path(source).expanduser().is_dir() and (Path(source).expanduser() / FAILURES_FILE).is_file():
+        source = str(Path(source).expanduser() / FAILURES_FILE)
+    loaded = load_rows(source, config.data_split, config.data_limit)
+    if not loaded.rows:
+        raise R3Error(f"{loaded.source}: no failures to train on")
+    reflect, retry = instructions(task, config)
+    rows = []
+    for row, label in zip(loaded.rows, loaded.labels):
+        try:
+            rows.extend(_offline_row(task, row, config, reflect, retry))
+        except DataError as error:
+            raise DataError(str(error), source=loaded.source, row=label) from None
+    logger.info("%d reflection prompts from %d mined problems in %s", len(rows), len(loaded.rows), loaded.source)
+    return rows
+
+
+def _offline_row(task: Task, row: dict[str, Any], config: R3Config, reflect: str, retry: str) -> list[dict]:
+    mined_for = row.get("task")
+    if mined_for is None:
+        raise DataError("missing (is this the failures.jsonl written by `r3 mine`?)", field="task")
+    if mined_for != task.name:
+        raise DataError(f"these failures were mined for task '{mined_for}', but training is for '{task.name}'",
+                        field="task")
+    prompt = _messages(row.get("prompt_messages"))
+    attempts = row.get("failed_attempts")
+    if not isinstance(attempts, list) or not attempts:
+        raise DataError(f"expected a non-empty list of failed attempts, got {shorten(attempts)}",
+                        field="failed_attempts")
+    example = task.normalize({k: v for k, v in row.items() if k not in MINING_FIELDS})
+    problem_id = str(row.get("problem_id") or task.problem_id(example, 0))
+    out = []
+    for number, attempt in enumerate(attempts[: config.failures_per_problem]):
+        if not (isinstance(attempt, dict) and isinstance(attempt.get("text"), str)
+                and isinstance(attempt.get("reason"), str)):
+            raise DataError(f"attempt {number} needs 'text' and 'reason' strings, got {shorten(attempt)}",
+                            field="failed_attempts")
+        messages = reflection_messages(prompt, [attempt["text"]], [], [attempt["reason"]], reflect, retry)
+        out.append(_row(messages, problem_id, example, prompt, attempt["text"], attempt["reason"]))
+    return out
+
+
+def _messages(value: Any) -> list[Message]:
+    ok = isinstance(value, list) and value and all(
+        isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str) for m in value)
+    if not ok:
+        raise DataError(f"expected a list of {{role, content}} chat messages, got {shorten(value)}",
+                        field="prompt_messages")
+    return [{"role": m["role"], "content": m["content"]} for m in value]
+
+
+def _row(prompt, problem_id, example, task_prompt, attempt, reason) -> dict[str, Any]:
+    try:
+        example_json = json.dumps(example, ensure_ascii=False)
+    except TypeError as error:
+        raise DataError(f"the normalized example is not JSON-serializable: {error}") from None
+    return {"prompt": prompt, "problem_id": str(problem_id), "r3_example": example_json,
+            "r3_task_prompt": task_prompt, "r3_attempt": attempt, "r3_reason": reason}
+
+
+def to_dataset(rows: list[dict[str, Any]]):
+    """The rows as a `datasets.Dataset` (what GRPOTrainer takes)."""
+    import datasets
+
+    return datasets.Dataset.from_list(rows)
+
+
+def check_lengths(rows: list[dict[str, Any]], tokenizer: Any, task: Task, config: R3Config, training: Any,
+                  limit: int | None, limit_name: str) -> list[dict[str, Any]]:
+    """Rows whose whole reflect-retry conversation fits the token budget; the others stop training (or are dropped).
+
+    Offline, a row needs its reflection prompt + `max_completion_length` (the reflection) + the retry turn's
+    template tokens + `retry_max_new_tokens` to fit `limit` (the model's context, or vllm_max_model_length).
+    Online, the first attempt (`attempt_max_new_tokens`) comes on top. `max_prompt_length` bounds the prompt alone.
+    """
+    reflect, retry = instructions(task, config)
+    kept, problems = [], []
+    for index, row in enumerate(rows):
+        attempt = row["r3_attempt"] if config.mode == "offline" else ""
+        skeleton = retry_messages(row["r3_task_prompt"], [attempt], [""], [row["r3_reason"] or "(reason)"],
+                                  reflect, retry)
+        prompt_tokens = _count(tokenizer, row["prompt"])
+        parts = {"conversation": _count(tokenizer, skeleton),
+                 "max_completion_length": training.max_completion_length,
+                 "retry_max_new_tokens": config.retry_max_new_tokens}
+        if config.mode == "online":
+            parts["attempt_max_new_tokens"] = config.attempt_max_new_tokens
+        need = sum(parts.values())
+        problem = None
+        if config.max_prompt_length is not None and prompt_tokens > config.max_prompt_length:
+            problem = f"the prompt has {prompt_tokens} tokens, over max_prompt_length ({config.max_prompt_length})"
+        elif limit is not None and need > limit:
+            detail = " + ".join(f"{name} {value}" for name, value in parts.items())
+            problem = f"reflect and retry need {need} tokens ({detail}), over {limit_name} ({limit})"
+        if problem is None:
+            kept.append(row)
+        elif not config.drop_long_prompts:
+            raise R3Error(f"row {index} (problem {row['problem_id']}): {problem}; raise the limit, lower the "
+                          f"budgets, or set drop_long_prompts: true")
+        else:
+            problems.append(problem)
+    if problems:
+        logger.warning("dropped %d of %d prompts that do not fit the token budget (first: %s)",
+                       len(problems), len(rows), problems[0])
+    if not kept:
+        raise R3Error(f"no prompt fits the token budget ({limit_name} {limit})")
+    return kept
+
+
+def _count(tokenizer: Any, messages: Sequence[Message]) -> int:
+    ids = tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=True)
+    if isinstance(ids, dict) or hasattr(ids, "keys"):
+        ids = ids["input_ids"]
+    return len(ids)

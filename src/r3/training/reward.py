@@ -1,0 +1,147 @@
+"""The retry reward: a reflection earns 1.0 when the retry it leads to succeeds, else 0.0.
+
+TRL calls this once per generation batch with its completions (the reflections) and every dataset column. For
+each reflection it builds the retry conversation with `r3.conversation.retry_messages`
+
+    [*task prompt, assistant: failed attempt, user: reflection instruction, assistant: reflection, user: retry]
+
+samples ONE retry from the current policy through TRL's own generation path (`r3.training.trl_adapter`), and
+verifies it with the task. The retry tokens never enter the training batch: they only decide the reward, so the
+only tokens that get gradient are the reflection's (TRL's completion mask).
+
+Multi-process: each process makes exactly one generation call per batch (a placeholder one when it has nothing to
+retry), because vLLM server mode and ZeRO-3 gathering are collective operations; TRL gathers the rewards across
+processes before normalising them per group, so groups split over processes are fine.
+
+Logged per step (through TRL's `log_metric`, averaged over processes, reported to TensorBoard / W&B):
+    r3/retry_success          share of retries that succeeded (= mean reward over reflections that were rewarded)
+    r3/zero_spread_groups     share of this process's complete groups whose rewards are all equal (no learning
+                              signal; TRL's own `frac_reward_zero_std` is the same over all processes)
+    r3/reflection_tokens      mean reflection length in tokens;  r3/retry_tokens: mean retry length
+    r3/first_attempt_success  online mode only: share of first attempts that were already correct
+and per sample, in TRL's completions table (`log_completions: true`): retry, retry_correct, retry_reason.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from r3.conversation import retry_messages
+from r3.errors import shorten
+from r3.tasks.base import Task
+from r3.training import trl_adapter
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetrySample:
+    """One reflection, the retry it led to, and the verdict: what the log shows a researcher."""
+
+    problem_id: str
+    reflection: str
+    retry: str
+    correct: bool
+    reason: str
+
+
+class RetryReward:
+    """Reward function for GRPOTrainer; call `bind(trainer)` after constructing the trainer."""
+
+    __name__ = "retry_success"  # TRL names reward columns and metrics after it (rewards/retry_success/mean)
+
+    def __init__(self, task: Task, reflection_instruction: str, retry_instruction: str, *,
+                 max_new_tokens: int, temperature: float | None, log_samples: int = 2):
+        self.task = task
+        self.reflection_instruction = reflection_instruction
+        self.retry_instruction = retry_instruction
+        self.max_new_tokens = max_new_tokens
+        self.temperature = temperature
+        self.log_samples = log_samples
+        self.trainer: Any = None
+        self.last_samples: list[RetrySample] = []
+        self._examples: dict[str, dict[str, Any]] = {}
+
+    def bind(self, trainer: Any) -> None:
+        """Give the reward the trainer whose policy makes the retries (TRL never passes it to rewards)."""
+        self.trainer = trainer
+
+    def __call__(self, prompts: list, completions: list, completion_ids: list, *, r3_example: list[str],
+                 r3_task_prompt: list, r3_attempt: list[str], r3_reason: list[str],
+                 log_extra: Callable | None = None, log_metric: Callable | None = None,
+                 r3_first_correct: list[bool] | None = None, problem_id: list[str] | None = None,
+                 **_: Any) -> list[float]:
+        if self.trainer is None:
+            raise RuntimeError("RetryReward is not bound to a trainer: call reward.bind(trainer) before training")
+        reflections = [c[-1]["content"] if isinstance(c, list) else c for c in completions]
+        skip = list(r3_first_correct) if r3_first_correct is not None else [False] * len(reflections)
+        active = [i for i, skipped in enumerate(skip) if not skipped]
+        conversations = [
+            retry_messages(r3_task_prompt[i], [r3_attempt[i]], [reflections[i]], [r3_reason[i]],
+                           self.reflection_instruction, self.retry_instruction)
+            for i in (active or [0])  # a placeholder keeps processes in step when nothing here needs a retry
+        ]
+        retry_ids, _ = trl_adapter.generate(
+            self.trainer, trl_adapter.tokenize(self.trainer, conversations), num_generations=1,
+            max_new_tokens=self.max_new_tokens, temperature=self.temperature,
+        )
+        texts = trl_adapter.decode(self.trainer, retry_ids) if active else []
+
+        rewards = [0.0] * len(reflections)
+        retry_col, correct_col, reason_col = [""] * len(reflections), [None] * len(reflections), [""] * len(reflections)
+        samples = []
+        for i, text, ids in zip(active, texts, retry_ids):
+            verdict = self.task.verify(self._example(r3_example[i]), text)
+            rewards[i] = 1.0 if verdict.correct else 0.0
+            retry_col[i], correct_col[i], reason_col[i] = text, verdict.correct, verdict.reason
+            pid = problem_id[i] if problem_id is not None else str(i)
+            samples.append(RetrySample(pid, reflections[i], text, verdict.correct, verdict.reason))
+            if log_metric is not None:
+                log_metric("r3/retry_success", rewards[i])
+                log_metric("r3/reflection_tokens", float(len(completion_ids[i])))
+                log_metric("r3/retry_tokens", float(len(ids)))
+        self.last_samples = samples
+        if log_metric is not None:
+            self._log_groups(rewards, skip, r3_attempt, problem_id, r3_first_correct is not None, log_metric)
+        if log_extra is not None:
+            log_extra("retry", retry_col)
+            log_extra("retry_correct", correct_col)
+            log_extra("retry_reason", reason_col)
+        self._log_samples(samples)
+        return rewards
+
+    def _example(self, example_json: str) -> dict[str, Any]:
+        if example_json not in self._examples:
+            self._examples[example_json] = json.loads(example_json)
+        return self._examples[example_json]
+
+    def _log_groups(self, rewards, skip, attempts, problem_ids, online, log_metric) -> None:
+        """Zero-spread share over this process's complete groups, and first-attempt success (online)."""
+        size = self.trainer.num_generations
+        keys = [(problem_ids[i] if problem_ids else None, attempts[i]) for i in range(len(rewards))]
+        start = 0
+        while start < len(rewards):
+            end = start
+            while end < len(rewards) and keys[end] == keys[start]:
+                end += 1
+            if end - start == size:  # a whole group on this process (its rows come in a run of num_generations)
+                if online:
+                    log_metric("r3/first_attempt_success", float(skip[start]))
+                if not skip[start]:
+                    log_metric("r3/zero_spread_groups", float(len(set(rewards[start:end])) == 1))
+            start = end
+
+    def _log_samples(self, samples: list[RetrySample]) -> None:
+        trainer = self.trainer
+        if not samples or self.log_samples <= 0 or not trainer.accelerator.is_main_process:
+            return
+        every = max(int(trainer.args.logging_steps), 1) if trainer.args.logging_steps >= 1 else 1
+        if trainer.state.global_step % every:
+            return
+        for sample in samples[: self.log_samples]:
+            logger.info("step %d, problem %s: reflection %s -> retry %s (%s: %s)", trainer.state.global_step,
+                        sample.problem_id, shorten(sample.reflection, 300), shorten(sample.retry, 300),
+                        "correct" if sample.correct else "wrong", shorten(sample.reason, 120))

@@ -1,0 +1,143 @@
+"""Reflection-only GRPO on TRL's GRPOTrainer, without forking it.
+
+    trainer = build_trainer(r3_config, grpo_config)   # validates data and lengths before loading the model
+    run_training(r3_config, grpo_config)              # build, train (or resume), save model + tokenizer
+
+The GRPO prompt holds the task, the failed attempt and the reflection instruction (`r3.training.data`), so TRL's
+completions are reflections and its completion mask gives gradient to reflection tokens only. The retry happens
+inside the reward (`r3.training.reward`), which never adds tokens to the batch. Online mode adds a rollout function
+(`r3.training.online`). The final model and tokenizer go to `output_dir`, where `r3 eval --model` loads them; with
+LoRA the adapter is merged into a full model there and also kept alone in `output_dir/adapter`.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from r3.errors import R3Error, shorten
+from r3.tasks import get_task
+from r3.training import trl_adapter
+from r3.training.config import R3Config, config_to_dict
+from r3.training.data import build_rows, check_lengths, instructions, to_dataset
+from r3.training.online import OnlineRollout
+from r3.training.reward import RetryReward
+
+logger = logging.getLogger(__name__)
+
+RUN_CONFIG_FILE = "r3_train_config.yaml"
+
+
+def load_tokenizer(config: R3Config, training: Any):
+    """The policy's tokenizer, left-padded (TRL requires it), with a pad token and a chat template."""
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(config.model, padding_side="left",
+                                                  trust_remote_code=training.trust_remote_code)
+    except (OSError, ValueError) as error:
+        raise R3Error(f"cannot load the tokenizer of model '{config.model}' (a hub id or a local model directory): "
+                      f"{shorten(str(error), 200)}") from None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if not tokenizer.chat_template:
+        raise R3Error(f"model '{config.model}' has no chat template; r3 trains chat (instruct) models")
+    return tokenizer
+
+
+def context_limit(config: R3Config, training: Any) -> tuple[int | None, str]:
+    """The longest sequence generation may reach, and the setting that sets it."""
+    if training.use_vllm and training.vllm_max_model_length is not None:
+        return training.vllm_max_model_length, "vllm_max_model_length"
+    from transformers import AutoConfig
+
+    try:
+        model_config = AutoConfig.from_pretrained(config.model, trust_remote_code=training.trust_remote_code)
+    except (OSError, ValueError) as error:
+        raise R3Error(f"cannot load the config of model '{config.model}': {shorten(str(error), 200)}") from None
+    limit = getattr(model_config.get_text_config(), "max_position_embeddings", None)
+    return limit, "the model's max_position_embeddings"
+
+
+def lora_config(config: R3Config):
+    from peft import LoraConfig
+
+    return LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+                      target_modules=config.lora_target_modules, task_type="CAUSAL_LM")
+
+
+def build_trainer(config: R3Config, training: Any, callbacks: list | None = None):
+    """A GRPOTrainer for reflection-only training, its reward bound. Data errors come before the model loads."""
+    from trl import GRPOTrainer
+
+    trl_adapter.check_trl()
+    task = get_task(config.task)
+    rows = build_rows(task, config)
+    tokenizer = load_tokenizer(config, training)
+    limit, limit_name = context_limit(config, training)
+    rows = check_lengths(rows, tokenizer, task, config, training, limit, limit_name)
+    reflect, retry = instructions(task, config)
+    reward = RetryReward(task, reflect, retry, max_new_tokens=config.retry_max_new_tokens,
+                         temperature=config.retry_temperature, log_samples=config.log_samples)
+    rollout = None
+    if config.mode == "online":
+        rollout = OnlineRollout(task, reflect, retry, rows, max_new_tokens=config.attempt_max_new_tokens,
+                                temperature=config.attempt_temperature)
+    try:
+        trainer = GRPOTrainer(
+            model=config.model, reward_funcs=[reward], args=training, train_dataset=to_dataset(rows),
+            processing_class=tokenizer, callbacks=callbacks, rollout_func=rollout,
+            peft_config=lora_config(config) if config.use_lora else None,
+        )
+    except OSError as error:
+        raise R3Error(f"cannot load model '{config.model}': {shorten(str(error), 200)}") from None
+    reward.bind(trainer)
+    return trainer
+
+
+def resume_path(training: Any) -> str | None:
+    """`resume_from_checkpoint` as a path: "last" means the newest checkpoint in output_dir."""
+    value = training.resume_from_checkpoint
+    if value is None:
+        return None
+    if value == "last":
+        from transformers.trainer_utils import get_last_checkpoint
+
+        last = get_last_checkpoint(training.output_dir) if Path(training.output_dir).is_dir() else None
+        if last is None:
+            raise R3Error(f"resume_from_checkpoint: last: no checkpoint-* directory in {training.output_dir}")
+        return last
+    if not Path(value).is_dir():
+        raise R3Error(f"resume_from_checkpoint: no checkpoint directory at {value}")
+    return value
+
+
+def save_final(trainer: Any, config: R3Config, output_dir: Path) -> None:
+    """Model and tokenizer where `AutoModelForCausalLM.from_pretrained(output_dir)` (and `r3 eval`) load them."""
+    if not config.use_lora:
+        trainer.save_model(str(output_dir))
+    else:
+        trainer.save_model(str(output_dir / "adapter"))
+        if trainer.accelerator.is_main_process:
+            merged = trainer.accelerator.unwrap_model(trainer.model).merge_and_unload()
+            merged.save_pretrained(str(output_dir))
+    if trainer.accelerator.is_main_process:
+        trainer.processing_class.save_pretrained(str(output_dir))
+    trainer.accelerator.wait_for_everyone()
+
+
+def run_training(config: R3Config, training: Any) -> Path:
+    """Build, train (resuming if asked), save. Returns the directory holding the final model."""
+    checkpoint = resume_path(training)
+    trainer = build_trainer(config, training)
+    output_dir = Path(training.output_dir)
+    if trainer.accelerator.is_main_process:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        (output_dir / RUN_CONFIG_FILE).write_text(
+            yaml.safe_dump(config_to_dict(config, training), sort_keys=False, allow_unicode=True), encoding="utf-8")
+    trainer.train(resume_from_checkpoint=checkpoint)
+    save_final(trainer, config, output_dir)
+    return output_dir
