@@ -19,7 +19,6 @@ COMMANDS: dict[str, str] = {
     "tiny-model": "tiny_model",
     "mine": "mine",
     "forgetting": "forgetting",
-    "data": "data",
     "train": "train",
     "data": "data",
 }
