@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from r3.data import load_rows
 from r3.errors import DataError
 from r3.tasks import get_task
-from r3.tasks.function_calling_parse import MAX_CHARS, MAX_DEPTH
+from r3.tasks.function_calling_parse import MAX_CALLS, MAX_CHARS, MAX_DEPTH
 
 TOOLS = [
     {"name": "get_weather", "description": "Weather of a city.",
@@ -209,6 +209,16 @@ def test_nested_arguments_and_lists(task):
 def test_hostile_inputs_get_a_verdict(task, completion):
     verdict = check(task, [PARIS], completion)
     assert verdict.correct is False and verdict.reason
+
+
+def test_number_of_calls_is_capped(task):
+    many = [PARIS] * (MAX_CALLS + 1)
+    assert check(task, [PARIS], dumps(many)).reason == f"more than {MAX_CALLS} calls"
+    blocks = "".join(f"<tool_call>{dumps(PARIS)}</tool_call>" for _ in range(MAX_CALLS + 1))
+    assert check(task, [PARIS], blocks).reason == f"more than {MAX_CALLS} calls"
+    assert check(task, many[:MAX_CALLS], dumps(many[:MAX_CALLS])).correct
+    with pytest.raises(DataError, match=f"more than {MAX_CALLS} calls"):
+        example(task, many)
 
 
 def test_completion_size_is_capped(task):

@@ -15,9 +15,9 @@ A single call object counts as a one-call list. Each call must be an object with
 Comparison: the predicted calls must equal the gold calls as a multiset. Values are equal in JSON terms: numbers by
 value (5 == 5.0), booleans never equal numbers, strings exactly, lists in order, objects key by key.
 
-Bounds: completions over `MAX_CHARS` characters and values nested deeper than `MAX_DEPTH` are rejected, NaN and
-Infinity are not JSON, and every scan is linear, so any input gets an answer quickly and nothing here raises except
-`CallError` (a rejected completion, carrying the short reason).
+Bounds: completions over `MAX_CHARS` characters, more than `MAX_CALLS` calls and values nested deeper than `MAX_DEPTH`
+are rejected; NaN, Infinity and out-of-range numbers are not JSON; every scan is linear. So any input gets an answer
+quickly, and nothing here raises except `CallError` (a rejected completion, carrying the short reason).
 """
 
 from __future__ import annotations
@@ -29,11 +29,13 @@ from collections import Counter
 from collections.abc import Hashable
 from typing import Any
 
-MAX_CHARS = 1_000_000
+MAX_CHARS = 200_000  # about 50k tokens: longer than any generation budget r3 uses
 MAX_DEPTH = 64
+MAX_CALLS = 256
 
 _OPEN, _CLOSE, _FENCE = "<tool_call>", "</tool_call>", "```"
 _FENCE_TAG = re.compile(r"[A-Za-z][\w.+-]*")
+_FENCE_RE = re.compile(re.escape(_FENCE))
 
 
 class CallError(ValueError):
@@ -64,14 +66,12 @@ def loads(text: str) -> Any:
 
 def depth(value: Any) -> int:
     """Nesting depth of a JSON value (a scalar is 0), computed without recursion."""
-    deepest, stack = 0, [(value, 0)]
+    deepest, stack = 0, [(value, 0)] if isinstance(value, (list, dict)) else []
     while stack:
         item, level = stack.pop()
-        deepest = max(deepest, level)
-        if isinstance(item, dict):
-            stack.extend((child, level + 1) for child in item.values())
-        elif isinstance(item, list):
-            stack.extend((child, level + 1) for child in item)
+        deepest = max(deepest, level + 1)
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, level + 1) for child in children if isinstance(child, (list, dict)))
     return deepest
 
 
@@ -98,13 +98,7 @@ def _tool_call_run(text: str) -> tuple[list[str], int]:
 
 def _last_fence(text: str) -> tuple[str | None, int]:
     """Content of the last fenced code block (language tag removed) and where it ends (-1 if there is none)."""
-    fences, position = [], 0
-    while True:
-        found = text.find(_FENCE, position)
-        if found < 0:
-            break
-        fences.append(found)
-        position = found + len(_FENCE)
+    fences = [match.start() for match in _FENCE_RE.finditer(text)]
     if len(fences) < 2:
         return None, -1
     pairs = len(fences) // 2
@@ -137,6 +131,8 @@ def extract_calls(completion: str) -> list[dict[str, Any]]:
     if blocks_end < 0 and fence is None:
         raise CallError("not valid JSON and no <tool_call> or fenced code block")
     if blocks_end > fence_end:
+        if len(blocks) > MAX_CALLS:
+            raise CallError(f"more than {MAX_CALLS} calls")
         calls: list[Any] = []
         for number, block in enumerate(blocks, start=1):
             try:
@@ -157,6 +153,8 @@ def _brief(error: ValueError) -> str:
 
 def check_calls(calls: list[Any]) -> list[dict[str, Any]]:
     """Check the shape of each call; decode `arguments` given as a JSON string. CallError names the call."""
+    if len(calls) > MAX_CALLS:
+        raise CallError(f"more than {MAX_CALLS} calls")
     checked = []
     for number, call in enumerate(calls, start=1):
         if not isinstance(call, dict):
