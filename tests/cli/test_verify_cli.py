@@ -81,3 +81,13 @@ def test_tasks_lists_builtin_tasks(capsys):
     assert main(["tasks"]) == 0
     out = capsys.readouterr().out
     assert "function_calling" in out and "math" in out and "Salesforce/xlam-function-calling-60k" in out
+
+
+def test_tasks_survives_a_broken_task_module(capsys, monkeypatch):
+    from r3 import tasks
+
+    monkeypatch.setitem(tasks.TASKS, "broken", "no_such_module_r3:Task")
+    assert main(["tasks"]) == 0
+    out = capsys.readouterr().out
+    assert "broken             (cannot load: cannot import task module 'no_such_module_r3'" in out
+    assert "function_calling" in out
