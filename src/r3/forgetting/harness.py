@@ -128,7 +128,7 @@ def check_benchmarks(names: Sequence[str], task_manager: TaskManager) -> None:
         close = difflib.get_close_matches(name, known, n=6, cutoff=0.6)
         if not close:
             close = [task for task in known if name.lower() in task.lower()][:6]
-        hint = f"; close matches: {', '.join(close)}" if close else ""
+        hint = f"; did you mean: {', '.join(close)}?" if close else ""
         raise R3Error(
             f"unknown benchmark {name!r}{hint} ({len(known)} lm-eval tasks are known: `lm-eval ls tasks` lists "
             "them; your own task folders go in --include-path)"
