@@ -76,9 +76,9 @@ def _write_rows(rows, total: int, out: Path, overwrite: bool, unit: str) -> None
         raise R3Error(f"{out} already exists (pass --overwrite to replace it)")
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
+    progress = tqdm(rows, total=total, unit=unit, disable=total < 1000, desc=f"writing {out.name}")
     with open(partial, "w", encoding="utf-8") as handle:
-        for row in tqdm(rows, total=total, unit=unit, disable=total < 1000, desc=f"writing {out.name}"):
-            handle.write(json.dumps(row) + "\n")
+        handle.writelines(json.dumps(row) + "\n" for row in progress)
     partial.replace(out)
 
 
