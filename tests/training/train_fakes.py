@@ -62,3 +62,21 @@ def write_config(path: Path, model_dir: Path, data: Path | str, output_dir: Path
     config.update(extra)
     path.write_text("\n".join(f"{k}: {json.dumps(v)}" for k, v in config.items()) + "\n", encoding="utf-8")
     return path
+
+
+class AppleTask(ParityTask):
+    """Only the word "apple" is ever answered correctly: in online mode its group is solved at the first attempt
+    (no reflection, no gradient) and every other group goes on to reflect and retry."""
+
+    name = "apple"
+
+    def verify(self, example: dict[str, Any], completion: str) -> Verdict:
+        solved = example["word"] == "apple"
+        return Verdict(solved, "apple is always right" if solved else "only apple is right")
+
+
+def write_words(path: Path, words: list[str]) -> Path:
+    """Plain task data for online mode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps({"word": w}) + "\n" for w in words), encoding="utf-8")
+    return path

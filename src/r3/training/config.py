@@ -313,11 +313,11 @@ def load_config(path: str | Path, overrides: list[str] | None = None, *, cuda: b
         training = GRPOConfig(**trl_kwargs)
     except (ValueError, TypeError) as error:
         raise R3Error(f"{path}: invalid training settings: {shorten(str(error), 400)}") from None
-    _check_combination(r3_config, training, str(path))
+    check_combination(r3_config, training, str(path))
     return r3_config, training
 
 
-def _check_combination(config: R3Config, training: Any, where: str) -> None:
+def check_combination(config: R3Config, training: Any, where: str) -> None:
     """Settings that are valid alone but not together."""
     if config.mode == "online":
         per_process = training.per_device_train_batch_size * training.steps_per_generation
@@ -351,4 +351,4 @@ def _is_plain(value: Any) -> bool:
     return value is None or isinstance(value, (str, int, float, bool))
 
 
-__all__ = ["R3Config", "load_config", "parse_overrides", "coerce", "config_to_dict"]
+__all__ = ["R3Config", "load_config", "parse_overrides", "coerce", "config_to_dict", "check_combination"]
