@@ -173,6 +173,9 @@ def build_tiny_model(
         num_attention_heads=num_heads,
         num_key_value_heads=num_kv_heads,
         max_position_embeddings=max_length,
+        # Wider than the usual 0.02, so that a random model's greedy output depends on its prompt (with 0.02 every
+        # prompt yields the same token over and over, and batching bugs would go unseen).
+        initializer_range=0.3,
         tie_word_embeddings=True,
         bos_token_id=tokenizer.convert_tokens_to_ids(END_OF_TEXT),
         eos_token_id=tokenizer.convert_tokens_to_ids(IM_END),

@@ -1,0 +1,274 @@
+"""Generation with Hugging Face transformers: `model.generate` over left-padded, length-sorted batches.
+
+    from r3.generation.hf import HFGenerator
+    generator = HFGenerator.from_pretrained("runs/tiny")            # or a hub id; CUDA -> bf16, CPU -> float32
+    generator.generate([[{"role": "user", "content": "hi"}]], SamplingParams(n=2, max_new_tokens=32, seed=0))
+
+Why it is written the way it is:
+- Sampling settings are explicit. `model.generate` fills every unset field from the checkpoint's
+  `generation_config.json` (Qwen2.5-Instruct ships top_k=20 and repetition_penalty=1.05) and then from global
+  defaults (top_k=50). While generating, the model's generation config is swapped for one that holds only token ids,
+  and `top_k=0` is passed when top-k is off, so r3 samples exactly what `SamplingParams` says - as TRL does.
+- Prompts are sorted by length and left-padded, so a batch wastes little compute on padding and every row's last
+  prompt token sits at the same position; `generate` derives position ids from the attention mask, which makes
+  greedy batched output equal to unbatched output.
+- A completion ends at the first stop token (the tokenizer's eos, the generation config's eos ids, `<|im_end|>`).
+  `num_tokens` counts generated tokens up to and including it; the text excludes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from r3.errors import R3Error
+from r3.generation import check_model_source, model_load_error
+from r3.types import Completion, Message, SamplingParams
+
+logger = logging.getLogger(__name__)
+
+END_OF_TURN_TOKENS = ("<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>")
+
+
+class HFGenerator:
+    """A `r3.types.Generator` over a transformers causal LM and its tokenizer.
+
+    Args:
+        model: a loaded `PreTrainedModel` (for example the policy during training).
+        tokenizer: its tokenizer; it must have a chat template.
+        batch_size: sequences per `generate` call (prompts x samples); lower it if memory runs out.
+        chat_template_kwargs: extra variables for the chat template (e.g. {"enable_thinking": False} for Qwen3).
+    """
+
+    def __init__(
+        self, model: Any, tokenizer: Any, *, batch_size: int = 64, chat_template_kwargs: dict[str, Any] | None = None
+    ):
+        if getattr(tokenizer, "chat_template", None) is None:
+            raise R3Error(
+                f"the tokenizer of '{getattr(model, 'name_or_path', 'the model')}' has no chat template: "
+                "use an instruct/chat model"
+            )
+        if batch_size < 1:
+            raise R3Error(f"batch_size must be at least 1, got {batch_size}")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+        self.chat_template_kwargs = dict(chat_template_kwargs or {})
+        self.stop_token_ids = stop_token_ids(tokenizer, model.generation_config)
+        if not self.stop_token_ids:
+            raise R3Error("the model has no end-of-turn token: neither the tokenizer nor generation_config sets eos")
+        pad = tokenizer.pad_token_id
+        self.pad_token_id = pad if pad is not None else self.stop_token_ids[0]
+        self.context_length = context_length(model, tokenizer)
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        name_or_path: str | Path,
+        *,
+        device: str | None = None,
+        dtype: str | Any | None = None,
+        trust_remote_code: bool = False,
+        batch_size: int = 64,
+        revision: str | None = None,
+        chat_template_kwargs: dict[str, Any] | None = None,
+    ) -> HFGenerator:
+        """Load a hub id or local directory.
+
+        device: "cuda", "cpu", "cuda:1", "auto" (spread over GPUs with accelerate) or None (CUDA if available).
+        dtype: a torch dtype or its name ("bfloat16", "float32", "auto"); None means bf16 on CUDA, float32 on CPU.
+        """
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        check_model_source(name_or_path)
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        torch_dtype = resolve_dtype(dtype, device)
+        source = str(Path(name_or_path).expanduser()) if Path(name_or_path).expanduser().is_dir() else str(name_or_path)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code, revision=revision)
+            model = AutoModelForCausalLM.from_pretrained(
+                source,
+                dtype=torch_dtype,
+                trust_remote_code=trust_remote_code,
+                revision=revision,
+                device_map="auto" if device == "auto" else None,
+            )
+        except (OSError, ValueError) as error:
+            raise model_load_error(name_or_path, error) from None
+        if device != "auto":
+            model.to(device)
+        model.eval()
+        logger.info("loaded %s on %s (%s)", name_or_path, model.device, model.dtype)
+        return cls(model, tokenizer, batch_size=batch_size, chat_template_kwargs=chat_template_kwargs)
+
+    def render(self, messages: Sequence[Message]) -> str:
+        """The chat-template text of `messages`, ending with the assistant generation prompt."""
+        return self.tokenizer.apply_chat_template(
+            [dict(m) for m in messages], tokenize=False, add_generation_prompt=True, **self.chat_template_kwargs
+        )
+
+    def encode(self, prompts: Sequence[Sequence[Message]]) -> list[list[int]]:
+        """Token ids of each templated prompt (the template already holds any special tokens, so none are added)."""
+        texts = [self.render(messages) for messages in prompts]
+        return [list(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
+
+    def generate(self, prompts: Sequence[Sequence[Message]], params: SamplingParams) -> list[list[Completion]]:
+        """`params.n` completions for each prompt, in prompt order. The same seed gives the same output."""
+        if params.n < 1 or params.max_new_tokens < 1:
+            raise R3Error(
+                f"need n >= 1 and max_new_tokens >= 1, got n={params.n}, max_new_tokens={params.max_new_tokens}"
+            )
+        token_lists = self.encode(prompts)
+        self._check_context(token_lists)
+        greedy = params.temperature == 0
+        # Greedy samples are identical: generate one and repeat it, so a batch holds more prompts.
+        per_prompt = 1 if greedy else params.n
+        prompts_per_batch = max(1, self.batch_size // per_prompt)
+        order = sorted(range(len(token_lists)), key=lambda i: len(token_lists[i]))
+        results: list[list[Completion]] = [[] for _ in token_lists]
+        with self._generation_mode(), _seeded(params.seed, self.model.device):
+            for start in range(0, len(order), prompts_per_batch):
+                batch = order[start : start + prompts_per_batch]
+                completions = self._generate_batch([token_lists[i] for i in batch], params, per_prompt)
+                for row, index in enumerate(batch):
+                    samples = completions[row * per_prompt : (row + 1) * per_prompt]
+                    results[index] = samples * params.n if greedy else samples
+        return results
+
+    def _generate_batch(
+        self, token_lists: list[list[int]], params: SamplingParams, per_prompt: int
+    ) -> list[Completion]:
+        """One `generate` call; rows come back prompt-major (`per_prompt` consecutive rows per prompt)."""
+        import torch
+        from transformers import GenerationConfig
+
+        width = max(len(ids) for ids in token_lists)
+        input_ids = torch.full((len(token_lists), width), self.pad_token_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(token_lists), width), dtype=torch.long)
+        for row, ids in enumerate(token_lists):  # left padding
+            input_ids[row, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
+            attention_mask[row, width - len(ids) :] = 1
+        budget = min(params.max_new_tokens, self.context_length - width)
+        if budget < params.max_new_tokens:
+            logger.warning("prompts of %d tokens leave room for only %d new tokens in the context", width, budget)
+        sampling: dict[str, Any] = {"do_sample": False}
+        if params.temperature > 0:
+            # top_k=0 switches top-k off; leaving it unset would let the global default of 50 in.
+            sampling = {
+                "do_sample": True,
+                "temperature": params.temperature,
+                "top_p": params.top_p,
+                "top_k": params.top_k,
+            }
+        config = GenerationConfig(
+            max_new_tokens=budget,
+            num_return_sequences=per_prompt,
+            eos_token_id=self.stop_token_ids,
+            pad_token_id=self.pad_token_id,
+            use_cache=True,
+            **sampling,
+        )
+        device = self.model.device
+        output = self.model.generate(
+            input_ids=input_ids.to(device), attention_mask=attention_mask.to(device), generation_config=config
+        )
+        new_tokens = output[:, width:].tolist()  # [len(token_lists) * per_prompt, <= budget]
+        return [self._completion(tokens, budget) for tokens in new_tokens]
+
+    def _completion(self, tokens: list[int], budget: int) -> Completion:
+        stops = set(self.stop_token_ids)
+        for position, token in enumerate(tokens):
+            if token in stops:
+                text = self.tokenizer.decode(tokens[:position], skip_special_tokens=True)
+                return Completion(text=text, num_tokens=position + 1, finish_reason="stop")
+        # No stop token: the row ran until the budget (rows that finish early are padded after their stop token).
+        text = self.tokenizer.decode(tokens[:budget], skip_special_tokens=True)
+        return Completion(text=text, num_tokens=min(len(tokens), budget), finish_reason="length")
+
+    def _check_context(self, token_lists: list[list[int]]) -> None:
+        for index, ids in enumerate(token_lists):
+            if len(ids) >= self.context_length:
+                raise R3Error(
+                    f"prompt {index} has {len(ids)} tokens, which leaves no room in the model's context of "
+                    f"{self.context_length} tokens"
+                )
+
+    @contextlib.contextmanager
+    def _generation_mode(self) -> Iterator[None]:
+        """Eval mode, no autograd, and a generation config that holds only token ids (see the module docstring)."""
+        import torch
+        from transformers import GenerationConfig
+
+        model, saved_config, was_training = self.model, self.model.generation_config, self.model.training
+        model.generation_config = GenerationConfig(
+            bos_token_id=saved_config.bos_token_id,
+            eos_token_id=self.stop_token_ids,
+            pad_token_id=self.pad_token_id,
+        )
+        model.eval()
+        try:
+            with torch.inference_mode():
+                yield
+        finally:
+            model.generation_config = saved_config
+            model.train(was_training)
+
+
+def stop_token_ids(tokenizer: Any, generation_config: Any) -> list[int]:
+    """Token ids that end an assistant turn: the tokenizer's eos, the generation config's eos ids and any known
+    end-of-turn token (ChatML's `<|im_end|>`, Llama 3's `<|eot_id|>`, ...) that the vocabulary holds."""
+    ids: list[int] = []
+    candidates: list[Any] = [tokenizer.eos_token_id]
+    eos = getattr(generation_config, "eos_token_id", None)
+    candidates.extend(eos if isinstance(eos, (list, tuple)) else [eos])
+    vocab = tokenizer.get_vocab()
+    candidates.extend(vocab.get(token) for token in END_OF_TURN_TOKENS)
+    for token_id in candidates:
+        if token_id is not None and token_id not in ids:
+            ids.append(int(token_id))
+    return ids
+
+
+def context_length(model: Any, tokenizer: Any) -> int:
+    """The longest sequence (prompt + completion) the model handles."""
+    config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    length = getattr(config, "max_position_embeddings", None)
+    if length is None:
+        length = tokenizer.model_max_length if tokenizer.model_max_length < 10**9 else 2048
+    return int(length)
+
+
+def resolve_dtype(dtype: str | Any | None, device: str) -> Any:
+    """None -> bf16 on CUDA (fp16 where bf16 is unsupported), float32 elsewhere; names map to torch dtypes."""
+    import torch
+
+    if dtype is None:
+        if str(device).startswith(("cuda", "auto")) and torch.cuda.is_available():
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float32
+    if isinstance(dtype, str):
+        if dtype == "auto":
+            return "auto"
+        resolved = getattr(torch, dtype, None)
+        if not isinstance(resolved, torch.dtype):
+            raise R3Error(f"unknown dtype '{dtype}': use bfloat16, float16, float32 or auto")
+        return resolved
+    return dtype
+
+
+@contextlib.contextmanager
+def _seeded(seed: int | None, device: Any) -> Iterator[None]:
+    """Seed torch for the block and restore the global random state afterwards; no-op when seed is None."""
+    import torch
+
+    if seed is None:
+        yield
+        return
+    devices = [device] if getattr(device, "type", str(device)) == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
