@@ -1,0 +1,90 @@
+"""The demo corpus: puzzles, episodes and their layout (what the demo model is pretrained on)."""
+
+import random
+
+import pytest
+
+from r3.conversation import retry_messages
+from r3.demo.corpus import CorpusMix, classify, episode, episodes, hint_is_right, reflection
+from r3.demo.puzzles import Puzzle, Solution, distinct_puzzles, random_puzzle, solutions, split_of
+from r3.demo.task import DemoCountdownTask
+
+TASK = DemoCountdownTask()
+
+
+def test_puzzles_are_solvable_and_in_their_split():
+    rng = random.Random(0)
+    for split in ("pretrain", "train", "test"):
+        for _ in range(50):
+            puzzle = random_puzzle(rng, split)
+            assert split_of(puzzle) == split
+            assert solutions(puzzle.key), puzzle
+            for solution in solutions(puzzle.key):
+                verdict = TASK.verify(puzzle.to_row(), f"<answer> {solution.equation()} </answer>")
+                assert verdict.correct, (puzzle, solution, verdict)
+
+
+def test_splits_are_disjoint_and_distinct_sets_have_no_repeats():
+    test = distinct_puzzles(random.Random(1), "test", 200)
+    train = distinct_puzzles(random.Random(2), "train", 200)
+    assert len({p.key for p in test}) == 200
+    assert not {p.key for p in test} & {p.key for p in train}
+
+
+def test_episodes_are_deterministic():
+    first = [next(stream).messages for stream in [episodes(7, TASK, CorpusMix())] for _ in range(20)]
+    second = [next(stream).messages for stream in [episodes(7, TASK, CorpusMix())] for _ in range(20)]
+    assert first == second
+
+
+def test_episode_layout_is_the_tasks_and_conversations():
+    rng = random.Random(3)
+    puzzle = Puzzle((4, 5, 3), 23)
+    mix = CorpusMix(p_solve=0.0)
+    text = episode(rng, puzzle, TASK, mix)
+    messages = list(text.messages)
+    assert messages[0] == TASK.prompt(TASK.normalize(puzzle.to_row()))[0]
+    attempt, reflection_text = messages[1]["content"], messages[3]["content"]
+    reason = TASK.verify(puzzle.to_row(), attempt).reason
+    expected = retry_messages(TASK.prompt(puzzle.to_row()), [attempt], [reflection_text], [reason],
+                              TASK.reflection_instruction, TASK.retry_instruction)
+    assert messages[:-1] == expected
+    assert not TASK.verify(puzzle.to_row(), attempt).correct
+    assert TASK.verify(puzzle.to_row(), messages[-1]["content"]).correct == text.retry_correct
+
+
+def test_solved_first_attempt_ends_the_episode():
+    text = episode(random.Random(0), Puzzle((4, 5, 3), 23), TASK, CorpusMix(p_solve=1.0))
+    assert text.first_correct and len(text.messages) == 2
+
+
+@pytest.mark.parametrize("kind", ["generic", "restate", "partial", "full"])
+def test_reflections_are_classified_as_their_kind(kind):
+    puzzle, hint = Puzzle((4, 5, 3), 23), Solution(4, "*", 5, "+", 3)
+    text = reflection(random.Random(0), puzzle, Solution(4, "+", 5, "*", 3), kind, hint)
+    assert classify(text) == kind
+    assert hint_is_right(text, puzzle) == (kind == "full")
+
+
+def test_wrong_hints_are_recognised():
+    puzzle = Puzzle((4, 5, 3), 23)
+    assert hint_is_right("First 4 * 5 = 20 , then 20 + 3 = 23 .", puzzle)
+    assert not hint_is_right("First 4 * 5 = 21 , then 21 + 3 = 23 .", puzzle)  # wrong arithmetic
+    assert not hint_is_right("First 4 * 5 = 20 , then 20 + 4 = 24 .", puzzle)  # wrong number, wrong target
+    assert not hint_is_right("First 4 + 5 = 9 , then 9 * 3 = 23 .", puzzle)    # claims the target, misses it
+    assert classify("something else") == "other"
+
+
+def test_corpus_mix_shows_in_the_episodes():
+    stream = episodes(0, TASK, CorpusMix())
+    sample = [next(stream) for _ in range(2000)]
+    first = sum(e.first_correct for e in sample) / len(sample)
+    assert 0.3 < first < 0.5
+    by_kind = {}
+    for e in sample:
+        if not e.first_correct:
+            by_kind.setdefault(e.kind, []).append(e.retry_correct)
+    rate = {kind: sum(v) / len(v) for kind, v in by_kind.items()}
+    # only a good reflection carries what the retry needs
+    assert rate["full"] > 0.85 and rate["partial"] > 0.5
+    assert rate["generic"] < 0.15 and rate["restate"] < 0.15
