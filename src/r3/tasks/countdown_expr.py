@@ -25,7 +25,6 @@ How it stays fast (the benchmark asks for >= 150,000 verdicts per second in pure
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Sequence
 from fractions import Fraction
 
@@ -43,11 +42,10 @@ NO_TAG = Verdict(False, "no <answer> tag")
 EMPTY = Verdict(False, "empty answer")
 DIVISION_BY_ZERO = Verdict(False, "division by zero")
 
-_BINARY = {"+": 1, "-": 1, "*": 2, "/": 2}  # operator -> precedence
-_PRECEDENCE = {"(": 0, **_BINARY}  # "(" ranks lowest, so reductions stop at it
-# For explaining a rejection: invalid forms (decimals, `**`, `//`, names) are matched whole so that the reason can
-# name them, and `\S` catches any other character, non-ASCII digits included.
-_REASON_TOKEN = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+|\*\*|//|[A-Za-z_][A-Za-z0-9_]*|\S")
+# The first thing no valid answer contains, for the reason of a rejection: a decimal, `**`, `//`, a name, or any other
+# character. The look-behind keeps the search linear (no retrying the decimal pattern inside a run of digits).
+_BAD_TOKEN = re.compile(r"(?<![0-9])[0-9]*\.[0-9]*|\*\*|//|[A-Za-z_][A-Za-z0-9_]*|[^0-9+\-*/()=\s]")
+_BAD_CHARACTER = re.compile(r"[^0-9+\-*/()=\s]")  # a quick scan that rules most of the above out
 _LITERAL = re.compile(r"[0-9]+")
 _WRONG_NUMBER = "wrong number"  # internal marker: a literal that is not (or no longer) among the numbers
 
@@ -83,6 +81,10 @@ def judge_answer(answer: str, nums: Sequence[int], target: int) -> Verdict:
     """Verdict on the text inside the tags, against the example's numbers and target."""
     if len(answer) > MAX_ANSWER_CHARS:
         return _too_long(len(answer))
+    if not answer.isascii():
+        answer = _ascii_whitespace(answer)
+        if not answer.isascii():
+            return _reject(answer, "non-ASCII character", nums)
     expression, equals, stated_text = answer.partition("=")
     unused = list(nums)
     value = _evaluate(_tokenize(expression), unused)
@@ -110,12 +112,18 @@ def evaluate(expression: str) -> Fraction:
     """
     if len(expression) > MAX_ANSWER_CHARS:
         raise ValueError(_too_long(len(expression)).reason)
-    value = _evaluate(_tokenize(expression), None)
+    text = _ascii_whitespace(expression)
+    value = _evaluate(_tokenize(text), None) if text.isascii() else "non-ASCII character"
     if type(value) is str:
-        raise ValueError(_reject(expression, value, ()).reason)
+        raise ValueError(_reject(text, value, ()).reason)
     if value is _UNDEFINED:
         raise ZeroDivisionError(DIVISION_BY_ZERO.reason)
     return Fraction(value)
+
+
+def _ascii_whitespace(text: str) -> str:
+    """`text` with non-ASCII whitespace (no-break space, em space, ...) turned into plain spaces."""
+    return "".join(" " if char.isspace() else char for char in text) if not text.isascii() else text
 
 
 def _tokenize(text: str) -> list[str]:
@@ -142,89 +150,79 @@ Value = int | Fraction | _Undefined
 
 
 def _evaluate(tokens: list[str], unused: list[int] | None) -> Value | str:
-    """Parse and evaluate `tokens` in one shunting-yard pass, with no recursion.
+    """Parse and evaluate ASCII `tokens` in one pass, with no recursion and no operator stack.
 
-    Each literal is removed from `unused` (which the caller then inspects for numbers left over); a literal that is
-    not there stops everything (None: any literals allowed). Returns the value, `_UNDEFINED` after a division by
-    zero, or a short reason the tokens are no valid expression ("" when there are none), refined by `_reject`.
+    With two precedence levels, each parenthesis level needs only a running sum (`total`, and whether the current
+    term is to be subtracted) and a running product (`term`, and whether the next operand multiplies or divides it);
+    '(' pushes that state and ')' turns the level into an operand. Each literal is removed from `unused`; one that is
+    not there stops everything (None: any literals allowed). Returns the value (`_UNDEFINED` after a division by
+    zero), or a short reason the tokens are no valid expression ("" when there are none), refined by `_reject`.
     """
-    values: list[Value] = []
-    ops: list[str] = []
+    stack: list[tuple] = []
+    total: Value = 0
+    subtract = False
+    term: Value = 0
+    divide = None  # what the next operand does to `term`: None: replaces it, False: multiplies, True: divides
     expect_operand = True
-    depth = 0
     for token in tokens:
         if expect_operand:
             if token == "(":
-                depth += 1
-                if depth > MAX_DEPTH:
+                if len(stack) == MAX_DEPTH:
                     return f"parentheses nested deeper than {MAX_DEPTH}"
-                ops.append(token)
+                stack.append((total, subtract, term, divide))
+                total, subtract, term, divide = 0, False, 0, None
                 continue
-            if not (token.isdigit() and token.isascii()):
+            if not token.isdigit():
                 return _unexpected(token, "a number or '('")
             if token[0] == "0" and len(token) > 1:
                 return f"leading zero in '{_clip(token)}'"
             value = int(token)
             if unused is not None:
-                if value not in unused:
+                try:
+                    unused.remove(value)
+                except ValueError:
                     return _WRONG_NUMBER
-                unused.remove(value)
-            values.append(value)
-            expect_operand = False
-            continue
-        precedence = _BINARY.get(token)
-        if precedence is not None:
-            while ops and _PRECEDENCE[ops[-1]] >= precedence:
-                _apply(ops.pop(), values)
-            ops.append(token)
-            expect_operand = True
         elif token == ")":
-            while ops:
-                op = ops.pop()
-                if op == "(":
-                    break
-                _apply(op, values)
-            else:
+            if not stack:
                 return "unbalanced parentheses: unexpected ')'"
-            depth -= 1
+            value = total - term if subtract else total + term
+            total, subtract, term, divide = stack.pop()
         else:
-            return _unexpected(token, "an operator")
+            if token == "+" or token == "-":
+                total = total - term if subtract else total + term
+                subtract = token == "-"
+                divide = None
+            elif token == "*" or token == "/":
+                divide = token == "/"
+            else:
+                return _unexpected(token, "an operator")
+            expect_operand = True
+            continue
+        # an operand (a literal or a closed group) joins the running product
+        if divide is None:
+            term = value
+        elif not divide:
+            term = term * value
+        elif value == 0:
+            term = _UNDEFINED
+        elif type(term) is int and type(value) is int:
+            term = term // value if term % value == 0 else Fraction(term, value)
+        else:
+            term = term / value
+        expect_operand = False
     if expect_operand:
-        if not tokens:
-            return ""
-        return "incomplete expression: ends with an operator" if values else "no number in the answer"
-    while ops:
-        op = ops.pop()
-        if op == "(":
-            return "unbalanced parentheses: missing ')'"
-        _apply(op, values)
-    return values[0]
-
-
-def _apply(op: str, values: list[Value]) -> None:
-    """Replace the top two values by `op` applied to them."""
-    b = values.pop()
-    a = values[-1]
-    if op == "+":
-        values[-1] = a + b
-    elif op == "-":
-        values[-1] = a - b
-    elif op == "*":
-        values[-1] = a * b
-    elif b == 0:
-        values[-1] = _UNDEFINED
-    elif type(a) is int and type(b) is int:
-        values[-1] = a // b if a % b == 0 else Fraction(a, b)
-    else:
-        values[-1] = a / b
+        return f"incomplete expression: ends with '{tokens[-1]}'" if tokens else ""
+    if stack:
+        return "unbalanced parentheses: missing ')'"
+    return total - term if subtract else total + term
 
 
 def _unexpected(token: str, wanted: str) -> str:
-    if token in _PRECEDENCE or token == ")":
+    if token in "+-*/()" and len(token) == 1:
         if wanted == "a number or '('" and token in "+-":
             return f"unary {'minus' if token == '-' else 'plus'} is not allowed"
         return f"unexpected '{token}' where {wanted} should be"
-    if token.isdigit() and token.isascii():
+    if token.isdigit():
         return f"missing operator before '{_clip(token)}'"
     return f"unsupported token '{_clip(token)}'"
 
@@ -232,7 +230,7 @@ def _unexpected(token: str, wanted: str) -> str:
 def _stated_result(text: str) -> int | str:
     """N of a trailing `= N` (given the text after '='), or the reason it is not one integer literal."""
     text = text.strip()
-    if not (text.isdigit() and text.isascii()):
+    if not text.isdigit():
         return "'=' must be followed by a single integer" if text else "nothing after '='"
     if text[0] == "0" and len(text) > 1:
         return f"leading zero in '{_clip(text)}'"
@@ -249,13 +247,13 @@ def _reject(answer: str, reason: str, nums: Sequence[int]) -> Verdict:
         return EMPTY
     if reason == _WRONG_NUMBER:
         return _numbers_verdict(_literals(answer), nums)
-    for token in _REASON_TOKEN.findall(answer):
-        first = token[0]
-        if first in "0123456789.":
-            if "." in token:
-                return Verdict(False, f"decimal '{_clip(token)}' is not allowed")
-        elif token not in _PRECEDENCE and token != ")" and token != "=":
-            return Verdict(False, f"unsupported token '{_clip(token)}'")
+    has_bad = _BAD_CHARACTER.search(answer) is not None or "**" in answer or "//" in answer
+    bad = _BAD_TOKEN.search(answer) if has_bad else None
+    if bad is not None:
+        token = bad.group()
+        if "." in token and token != ".":
+            return Verdict(False, f"decimal '{_clip(token)}' is not allowed")
+        return Verdict(False, f"unsupported token '{_clip(token)}'")
     return Verdict(False, reason)
 
 
@@ -266,13 +264,16 @@ def _literals(answer: str) -> list[int]:
 
 def _numbers_verdict(literals: list[int], nums: Sequence[int]) -> Verdict:
     """The first way `literals` use more than the multiset `nums` gives, as a verdict."""
-    used, given = Counter(literals), Counter(nums)
-    for value in used:
-        if value not in given:
+    for value in literals:
+        if value not in nums:
             return Verdict(False, f"uses {_clip(str(value))}, which is not one of the numbers")
-    for value, count in used.items():
-        if count > given[value]:
-            return Verdict(False, f"uses {value} {_times(count)} (given {_times(given[value])})")
+    nums = list(nums)
+    seen: dict[int, int] = {}
+    for value in literals:
+        seen[value] = seen.get(value, 0) + 1
+        if seen[value] > nums.count(value):
+            used, given = literals.count(value), nums.count(value)
+            return Verdict(False, f"uses {value} {_times(used)} (given {_times(given)})")
     return Verdict(False, "uses a number that is not given")  # not reached for a literal beyond the multiset
 
 
