@@ -31,7 +31,7 @@ def test_fixed_schedule_is_one_round_of_the_whole_budget():
     assert RoundSchedule.fixed(64).boundaries() == [64]
 
 
-@pytest.mark.parametrize("bad", [dict(max_samples=0), dict(first=0), dict(growth=1.0)])
+@pytest.mark.parametrize("bad", [{"max_samples": 0}, {"first": 0}, {"growth": 1.0}])
 def test_invalid_schedules_are_rejected(bad):
     with pytest.raises(ValueError):
         RoundSchedule(**bad)

@@ -15,9 +15,9 @@ import hashlib
 import inspect
 import json
 import logging
-import time
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from tqdm.auto import tqdm
 

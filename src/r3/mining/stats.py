@@ -7,8 +7,9 @@ paper's fixed budget (queries x max_samples) would have cost, and how many sampl
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 
 @dataclass
