@@ -50,7 +50,21 @@ HELLASWAG_ROWS = [
         ]
     )
 ]
-TASKS = ("gsm8k_local", "hellaswag_local")
+MMLU_PRO_ROWS = [
+    {
+        "question_id": i,
+        "question": f"What is {i} + 1?",
+        "options": [str(i + 1), str(i + 2), str(i), "7"],
+        "answer": "A",
+        "answer_index": 0,
+        "cot_content": f"A: Let's think step by step. {i} + 1 = {i + 1}. The answer is (A).",
+        "category": category,
+        "src": "test",
+    }
+    for i, category in enumerate(["math", "math", "math", "physics", "physics", "physics"])
+]
+TASKS = ("gsm8k_local", "hellaswag_local", "mmlu_pro_local")  # mmlu_pro_local: a group of two subjects
+LEAVES = {"gsm8k_local": 4, "hellaswag_local": 4, "mmlu_pro_math_local": 3, "mmlu_pro_physics_local": 3}
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> Path:
@@ -76,6 +90,17 @@ def write_test_tasks(root: Path) -> Path:
         f"include: {builtin / 'hellaswag' / 'hellaswag.yaml'}\ntask: hellaswag_local\ntag: []\n"
         f"dataset_path: json\n"
         f"dataset_kwargs:\n  data_files:\n    train: {hellaswag}\n    validation: {hellaswag}\n"
+    )
+    mmlu_pro = _write_jsonl(root / "mmlu_pro.jsonl", MMLU_PRO_ROWS)
+    for subject in ("math", "physics"):  # the real MMLU-Pro subject tasks, as a group like the built-in mmlu_pro
+        (tasks / f"mmlu_pro_{subject}_local.yaml").write_text(
+            f"include: {builtin / 'mmlu_pro' / f'mmlu_pro_{subject}.yaml'}\ntask: mmlu_pro_{subject}_local\n"
+            f"dataset_path: json\n"
+            f"dataset_kwargs:\n  data_files:\n    validation: {mmlu_pro}\n    test: {mmlu_pro}\n"
+        )
+    (tasks / "mmlu_pro_local.yaml").write_text(
+        "group: mmlu_pro_local\ntask: [mmlu_pro_math_local, mmlu_pro_physics_local]\naggregate_metric_list:\n"
+        "  - {metric: exact_match, aggregation: mean, weight_by_size: true, filter_list: custom-extract}\n"
     )
     # the real GSM8K data source: unreachable offline
     (tasks / "gsm8k_hub.yaml").write_text(f"include: {builtin / 'gsm8k' / 'gsm8k.yaml'}\ntask: gsm8k_hub\ntag: []\n")
@@ -117,7 +142,7 @@ def forgetting_run(tmp_path_factory, tiny_model_dir):
     argv = [
         "forgetting", "--base", str(tiny_model_dir), "--trained", str(trained), "--out", str(out),
         "--tasks", ",".join((*TASKS, "gsm8k_hub")), "--include-path", str(tasks), "--no-builtin-tasks",
-        "--limit", "4", "--num-fewshot", "gsm8k_local=2", "--max-gen-toks", "8", "--bootstrap-iters", "20",
+        "--limit", "4", "--num-fewshot", "gsm8k_local=2,mmlu_pro_local=1", "--max-gen-toks", "8", "--bootstrap-iters", "20",
         "--metric", "gsm8k_local=exact_match,flexible-extract,hellaswag_local=acc_norm",
     ]  # fmt: skip
     with offline():
@@ -128,8 +153,9 @@ def forgetting_run(tmp_path_factory, tiny_model_dir):
 def test_raw_results_for_both_models(forgetting_run):
     for role in ("base", "trained"):
         results = json.loads((forgetting_run["out"] / role / "results.json").read_text())
-        assert set(results["results"]) == set(TASKS)
-        assert {name: n["effective"] for name, n in results["n-samples"].items()} == {name: 4 for name in TASKS}
+        assert set(results["results"]) == set(TASKS) | set(LEAVES)
+        assert set(results["groups"]) == {"mmlu_pro_local"}
+        assert {name: n["effective"] for name, n in results["n-samples"].items()} == LEAVES
         assert results["n-shot"]["gsm8k_local"] == 2
         # the built-in definitions ran: GSM8K's two filters and HellaSwag's two metrics
         assert {"exact_match,strict-match", "exact_match,flexible-extract"} <= set(results["results"]["gsm8k_local"])
@@ -146,13 +172,14 @@ def test_table_matches_raw_results(forgetting_run):
     assert set(rows) == set(TASKS)
     assert rows["gsm8k_local"]["metric"] == "exact_match,flexible-extract"
     assert rows["hellaswag_local"]["metric"] == "acc_norm,none"
+    assert rows["mmlu_pro_local"]["metric"] == "exact_match,custom-extract"  # the group's one metric
     for name, row in rows.items():
         metric, _, filter_name = row["metric"].partition(",")
         for role in ("base", "trained"):
             assert row[role] == raw[role][name][row["metric"]]
             assert row[f"{role}_stderr"] == pytest.approx(raw[role][name][f"{metric}_stderr,{filter_name}"])
         assert row["difference"] == pytest.approx(row["trained"] - row["base"])
-        assert row["n"] == 4
+        assert row["n"] == (6 if name == "mmlu_pro_local" else 4)
         assert row["stderr_method"] == "paired"
         assert row["difference_stderr"] == pytest.approx(_paired_stderr(out, name, metric, filter_name))
     assert (out / "table.md").read_text() in forgetting_run["stdout"]
@@ -163,7 +190,9 @@ def _paired_stderr(out: Path, name: str, metric: str, filter_name: str) -> float
     for role in ("base", "trained"):
         lines = (out / role / "items" / f"{name}.jsonl").read_text().splitlines()
         items = [json.loads(line) for line in lines]
-        scores[role] = {item["doc_id"]: float(item[metric]) for item in items if item["filter"] == filter_name}
+        scores[role] = {
+            (item["task"], item["doc_id"]): float(item[metric]) for item in items if item["filter"] == filter_name
+        }
     diffs = [scores["trained"][doc] - scores["base"][doc] for doc in scores["base"]]
     mean = sum(diffs) / len(diffs)
     return math.sqrt(sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1) / len(diffs))

@@ -167,8 +167,9 @@ def format_table(rows: Sequence[Row], failures: Sequence[Failure] = ()) -> str:
             f"{_pm(row.base, row.base_stderr)} | {_pm(row.trained, row.trained_stderr)} | "
             f"{_pm(row.difference, row.difference_stderr, signed=True)} | {row.stderr_method or '-'} |"
         )
-    for failure in failures:
-        lines.append(f"\nFAILED ({failure.model}) {failure.message}")
+    if failures:
+        lines.append("")
+        lines.extend(f"FAILED ({failure.model}) {failure.message}" for failure in failures)
     return "\n".join(lines) + "\n"
 
 
@@ -182,12 +183,20 @@ def plot(rows: Sequence[Row], path: Path, labels: tuple[str, str] = ("base", "tr
     fig, ax = plt.subplots(figsize=(max(4.0, 1.8 * len(rows) + 1.5), 4.0))
     xs = range(len(rows))
     width = 0.38
+    # accuracies live in [0, 1]: clip the normal-approximation interval there rather than draw it below zero
+    bounded = all(0.0 <= value <= 1.0 for row in rows for value in (row.base, row.trained))
+    low, high = (0.0, 1.0) if bounded else (-math.inf, math.inf)
+    tops = [0.0] * len(rows)
     for offset, (label, attr) in zip((-width / 2, width / 2), ((labels[0], "base"), (labels[1], "trained"))):
         values = [getattr(row, attr) for row in rows]
-        errors = [1.96 * (getattr(row, f"{attr}_stderr") or 0.0) for row in rows]
+        halves = [1.96 * (getattr(row, f"{attr}_stderr") or 0.0) for row in rows]
+        errors = [
+            [v - max(low, v - h) for v, h in zip(values, halves)],
+            [min(high, v + h) - v for v, h in zip(values, halves)],
+        ]
         ax.bar([x + offset for x in xs], values, width, yerr=errors, capsize=4, label=label)
-    for x, row in zip(xs, rows):
-        top = max(row.base + 1.96 * (row.base_stderr or 0), row.trained + 1.96 * (row.trained_stderr or 0))
+        tops = [max(top, v + e) for top, v, e in zip(tops, values, errors[1])]
+    for x, row, top in zip(xs, rows, tops):
         ax.annotate(f"Δ {row.difference:+.3f}", (x, top), ha="center", va="bottom", fontsize=9)
     ax.set_xticks(list(xs), [f"{row.benchmark}\n{row.metric}" for row in rows], fontsize=8)
     ax.set_ylabel("score")
