@@ -201,7 +201,7 @@ def _paired_stderr(out: Path, name: str, metric: str, filter_name: str) -> float
 def test_unreachable_benchmark_fails_alone(forgetting_run):
     table = json.loads((forgetting_run["out"] / "table.json").read_text())
     failed = {(failure["benchmark"], failure["model"]): failure["message"] for failure in table["failed"]}
-    assert set(failed) == {("gsm8k_hub", "base"), ("gsm8k_hub", "trained")}
+    assert set(failed) == {("gsm8k_hub", "base")}  # not tried on the trained model: it can have no row
     assert all("could not be reached" in message and "openai/gsm8k" in message for message in failed.values())
     assert forgetting_run["code"] == 1
     assert "FAILED (base) gsm8k_hub: its data could not be reached" in forgetting_run["stdout"]

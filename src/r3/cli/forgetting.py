@@ -126,5 +126,6 @@ def run(args: argparse.Namespace) -> int:
 
     result = run_forgetting(build_config(args))
     print(result.table, end="")
-    print(f"\nwritten: {args.out}/table.md, table.json, forgetting.png, base/results.json, trained/results.json")
+    names = ("table.md", "table.json", "forgetting.png", "base/results.json", "trained/results.json")
+    print(f"\nwritten in {args.out}: {', '.join(name for name in names if (args.out / name).exists())}")
     return 1 if result.failures else 0

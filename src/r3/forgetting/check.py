@@ -77,10 +77,10 @@ def run_forgetting(config: ForgettingConfig, task_manager: TaskManager | None = 
     (config.out_dir / "run.json").write_text(json.dumps(_describe(config), indent=2), encoding="utf-8")
 
     failures: list[Failure] = []
-    results = {
-        role: _evaluate_model(role, model, config, task_manager, failures)
-        for role, model in zip(ROLES, (config.base, config.trained))
-    }
+    results = {"base": _evaluate_model("base", config.base, config, task_manager, failures, skip=set())}
+    # a benchmark that failed for the base model can have no row: do not spend the trained model's time on it
+    skip = {settings.name for settings in config.benchmarks} - set(results["base"])
+    results["trained"] = _evaluate_model("trained", config.trained, config, task_manager, failures, skip=skip)
     rows = []
     for settings in config.benchmarks:
         name = settings.name
@@ -107,13 +107,21 @@ def run_forgetting(config: ForgettingConfig, task_manager: TaskManager | None = 
 
 
 def _evaluate_model(
-    role: str, model: str, config: ForgettingConfig, task_manager: TaskManager, failures: list[Failure]
+    role: str,
+    model: str,
+    config: ForgettingConfig,
+    task_manager: TaskManager,
+    failures: list[Failure],
+    skip: set[str],
 ) -> dict[str, dict[str, Any]]:
-    """Run every benchmark not already finished for this model; returns {benchmark: saved harness results}."""
+    """Run every benchmark not already finished (nor in `skip`) for this model; returns {benchmark: saved results}."""
     store = ResultStore(config.out_dir / role)
     done: dict[str, dict[str, Any]] = {}
     pending = []
     for settings in config.benchmarks:
+        if settings.name in skip:
+            logger.info("%s: skipping %s, which failed for the base model", role, settings.name)
+            continue
         fingerprint = _fingerprint(model, settings, config)
         saved = None if config.overwrite else store.finished(settings.name, fingerprint)
         if saved is not None:
