@@ -11,6 +11,7 @@ the problem id and the sample index, so a query's samples do not depend on what 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import inspect
 import json
@@ -75,7 +76,7 @@ class MiningConfig:
 
 def run_identity(config: MiningConfig, examples: Sequence[dict[str, Any]], **arguments: Any) -> dict[str, Any]:
     """The contents of run.json: every argument that decides what is mined, plus a hash of the examples."""
-    identity = {key: value for key, value in asdict(config).items()}
+    identity = asdict(config)
     identity.update(arguments)
     identity["data_sha256"] = hashlib.sha256(
         json.dumps(list(examples), sort_keys=True, default=str).encode("utf-8")
@@ -112,7 +113,8 @@ def mine(
             in_flight += _take(pending, config.batch_size - len(in_flight), task, examples)
             if not in_flight:
                 break
-            _sample_round(task, generator, in_flight, schedule, params, config, seeded, step)
+            call_seed = sample_seed(config.seed, f"call/{len(examples) - len(todo)}", step)  # fresh per session
+            _sample_round(task, generator, in_flight, schedule, params, config, seeded, call_seed)
             step += 1
             finished = [state for state in in_flight if state.done(schedule, config.keep)]
             store.commit([_finished_query(task, state) for state in finished])
@@ -150,7 +152,7 @@ def _sample_round(
     params: SamplingParams,
     config: MiningConfig,
     seeded: bool,
-    step: int,
+    call_seed: int,
 ) -> None:
     """Draw the next round of every query in one generate call (one prompt per sample, n=1) and record verdicts."""
     prompts: list[list[Message]] = []
@@ -161,18 +163,18 @@ def _sample_round(
             prompts.append(state.prompt)
             seeds.append(sample_seed(config.seed, state.problem_id, state.drawn + offset))
             owners.append(state)
-    completions = _generate(generator, prompts, params, seeds if seeded else None, step)
+    completions = _generate(generator, prompts, params, seeds if seeded else None, call_seed)
     for state, completion in zip(owners, completions):  # owners are grouped by query, in sample order
         verdict = task.verify(state.example, completion.text)
         state.record(completion, verdict.correct, verdict.reason, config.keep)
 
 
 def _generate(
-    generator: Generator, prompts: list[list[Message]], params: SamplingParams, seeds: list[int] | None, step: int
+    generator: Generator, prompts: list[list[Message]], params: SamplingParams, seeds: list[int] | None, call_seed: int
 ) -> list[Completion]:
-    if seeds is None:  # no per-sample seeds: still make each call's seed depend on the run seed and the step
-        params = SamplingParams(**{**asdict(params), "seed": (params.seed or 0) * 1_000_003 + step})
-        outputs = generator.generate(prompts, params)
+    """One completion per prompt: with per-sample `seeds` if given, else with one seed for the whole call."""
+    if seeds is None:
+        outputs = generator.generate(prompts, dataclasses.replace(params, seed=call_seed))
     else:
         outputs = generator.generate(prompts, params, seeds=seeds)
     if len(outputs) != len(prompts) or any(len(output) != 1 for output in outputs):
