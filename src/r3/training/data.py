@@ -78,7 +78,7 @@ def offline_rows(task: Task, config: R3Config) -> list[dict[str, Any]]:
         try:
             rows.extend(_offline_row(task, row, config, reflect, retry))
         except DataError as error:
-            raise DataError(str(error), source=loaded.source, row=label) from None
+            raise error.at(source=loaded.source, row=label) from None
     logger.info("%d reflection prompts from %d mined problems in %s", len(rows), len(loaded.rows), loaded.source)
     return rows
 

@@ -1,0 +1,91 @@
+"""Training rows from `r3 mine` output and plain task data; bad data stops before training, naming row and field."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from train_fakes import ParityTask, write_failures, write_words
+from transformers import AutoTokenizer
+
+from r3.errors import DataError, R3Error
+from r3.training.config import R3Config
+from r3.training.data import build_rows, check_lengths
+
+
+def _config(data: Path, **extra) -> R3Config:
+    return R3Config(task="train_fakes:ParityTask", model="m", data=str(data), **extra)
+
+
+def test_offline_rows_are_reflection_prompts(tmp_path: Path) -> None:
+    write_failures(tmp_path / "mine" / "failures.jsonl", count=3)
+    rows = build_rows(ParityTask(), _config(tmp_path / "mine"))  # the directory: its failures.jsonl
+    assert len(rows) == 3
+    row = rows[0]
+    roles = [m["role"] for m in row["prompt"]]
+    assert roles == ["user", "assistant", "user"]
+    assert row["prompt"][1]["content"] == row["r3_attempt"] == "apples!"
+    assert row["prompt"][2]["content"] == ParityTask.reflection_instruction
+    assert json.loads(row["r3_example"])["word"] == "apple" and row["problem_id"] == "0"
+    assert row["r3_task_prompt"] == [{"role": "user", "content": "Say the word apple."}]
+
+
+def test_failures_per_problem(tmp_path: Path) -> None:
+    path = write_failures(tmp_path / "f.jsonl", count=2)
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    lines[0]["failed_attempts"].append({"text": "pear", "reason": "odd", "num_tokens": 1})
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert len(build_rows(ParityTask(), _config(path))) == 2
+    assert [r["r3_attempt"] for r in build_rows(ParityTask(), _config(path, failures_per_problem=2))][:2] == [
+        "apples!", "pear"]
+
+
+def _broken(tmp_path: Path, edit) -> Path:
+    path = write_failures(tmp_path / "f.jsonl", count=3)
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    edit(lines[1])
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return path
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda r: r.pop("word"), r"f.jsonl, line 2, field 'word': missing required field"),
+    (lambda r: r.update(task="countdown"), r"line 2, field 'task': .*mined for task 'countdown'.*'parity'"),
+    (lambda r: r.pop("task"), r"line 2, field 'task': missing"),
+    (lambda r: r.update(failed_attempts=[]), r"line 2, field 'failed_attempts'"),
+    (lambda r: r.update(failed_attempts=[{"text": "x"}]), r"line 2, field 'failed_attempts': attempt 0"),
+    (lambda r: r.update(prompt_messages="hi"), r"line 2, field 'prompt_messages'"),
+])
+def test_bad_failure_rows(tmp_path: Path, edit, message: str) -> None:
+    with pytest.raises(DataError, match=message):
+        build_rows(ParityTask(), _config(_broken(tmp_path, edit)))
+
+
+def test_offline_needs_data_and_online_reads_task_data(tmp_path: Path) -> None:
+    with pytest.raises(R3Error, match="offline mode needs 'data'"):
+        build_rows(ParityTask(), R3Config(task="t", model="m"))
+    rows = build_rows(ParityTask(), _config(write_words(tmp_path / "w.jsonl", ["apple", "pear"]), mode="online"))
+    assert [r["prompt"] for r in rows][1] == [{"role": "user", "content": "Say the word pear."}]
+    assert rows[1]["r3_attempt"] == ""
+    (tmp_path / "bad.jsonl").write_text('{"other": 1}\n')
+    with pytest.raises(DataError, match="bad.jsonl, line 1, field 'word'"):
+        build_rows(ParityTask(), _config(tmp_path / "bad.jsonl", mode="online"))
+
+
+def test_prompts_too_long_for_the_budget(tmp_path: Path, tiny_model_dir: Path) -> None:
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    long_prompt = [{"role": "user", "content": "Say the word pear." + " very long" * 200}]
+    rows = build_rows(ParityTask(), _config(_broken(tmp_path, lambda r: r.update(prompt_messages=long_prompt))))
+    training = SimpleNamespace(max_completion_length=16)
+    config = _config(tmp_path, retry_max_new_tokens=16)
+    assert len(check_lengths(rows, tokenizer, ParityTask(), config, training, 4096, "limit")) == 3
+    with pytest.raises(R3Error, match=r"row 1 \(problem 1\): reflect and retry need \d+ tokens .* over "
+                                      r"vllm_max_model_length \(200\)"):
+        check_lengths(rows, tokenizer, ParityTask(), config, training, 200, "vllm_max_model_length")
+    with pytest.raises(R3Error, match=r"row 1 .*over max_prompt_length \(100\)"):
+        check_lengths(rows, tokenizer, ParityTask(), _config(tmp_path, max_prompt_length=100), training, None, "x")
+    kept = check_lengths(rows, tokenizer, ParityTask(), _config(tmp_path, drop_long_prompts=True, retry_max_new_tokens=16), training, 200,
+                         "limit")
+    assert [r["problem_id"] for r in kept] == ["0", "2"]
