@@ -56,3 +56,15 @@ def test_unknown_field_stops_before_the_model_loads(tmp_path: Path, capsys: pyte
     config = write_config(tmp_path / "c.yaml", tmp_path / "no-such-model", tmp_path / "d", tmp_path / "out")
     assert main(["train", "--config", str(config), "--num_generation", "4"]) == 2
     assert "unknown field 'num_generation'" in capsys.readouterr().err
+
+
+def test_lora_saves_a_merged_model_and_the_adapter(tiny_model_dir: Path, tmp_path: Path) -> None:
+    data = write_failures(tmp_path / "failures.jsonl", count=2)
+    config = write_config(tmp_path / "c.yaml", tiny_model_dir, data, tmp_path / "out", max_steps=1)
+    assert main(["train", "--config", str(config), "--use_lora", "--lora_r", "4"]) == 0
+    merged = _params(tmp_path / "out")
+    assert not any("lora" in name for name in merged)  # a plain model r3 eval loads without peft
+    before = _params(tiny_model_dir)
+    changed = {name for name in before if not torch.equal(before[name], merged[name])}
+    assert changed and all("proj" in name for name in changed)  # only LoRA-targeted linear layers moved
+    assert (tmp_path / "out" / "adapter" / "adapter_config.json").exists()
