@@ -28,6 +28,7 @@ from typing import Any
 
 from r3.mining import MiningConfig, MiningStore, RoundSchedule, expected_samples, mine, run_identity
 from r3.mining.simulate import CoinTask, SimulatedGenerator, coin_examples
+from r3.mining.store import read_ledger
 from r3.tasks.countdown import CountdownTask
 from r3.types import Verdict
 
@@ -44,7 +45,10 @@ def run_once(task, generator, examples, config: MiningConfig, out: Path) -> dict
     for line in (out / "failures.jsonl").read_text().splitlines():
         row = json.loads(line)
         kept[row["problem_id"]] = row["failed_attempts"]
-    return {"samples": stats.samples, "tokens": stats.tokens, "kept": len(kept), "wall_s": wall, "rows": kept}
+    # the least any exact method can draw: sample one at a time until the first failure (or the whole budget)
+    minimum = sum(entry["first_failure_at"] or config.max_samples for entry in read_ledger(out))
+    return {"samples": stats.samples, "tokens": stats.tokens, "kept": len(kept), "wall_s": wall, "rows": kept,
+            "minimum_samples": minimum}
 
 
 def simulated(queries: int, max_samples: int, workdir: Path) -> list[dict[str, Any]]:
@@ -68,6 +72,7 @@ def simulated(queries: int, max_samples: int, workdir: Path) -> list[dict[str, A
                 "kept": adaptive["kept"], "same_kept_rows": adaptive["rows"] == fixed["rows"],
                 "samples_adaptive": adaptive["samples"], "samples_fixed": fixed["samples"],
                 "sample_ratio": adaptive["samples"] / fixed["samples"], "expected_sample_ratio": expected,
+                "minimum_samples": adaptive["minimum_samples"],
                 "tokens_adaptive": adaptive["tokens"], "tokens_fixed": fixed["tokens"],
                 "token_ratio": adaptive["tokens"] / fixed["tokens"],
                 "wall_adaptive_s": adaptive["wall_s"], "wall_fixed_s": fixed["wall_s"],
@@ -106,12 +111,14 @@ def real(queries: int, max_samples: int, max_new_tokens: int, workdir: Path) -> 
 
 def markdown(simulated_rows: list[dict], real_rows: list[dict]) -> str:
     lines = ["| population | failure rate | kept | same kept rows | samples adaptive / fixed | ratio (expected) | "
-             "tokens adaptive / fixed | token ratio | wall adaptive / fixed (s) |", "|---" * 9 + "|"]
+             "one-at-a-time minimum | tokens adaptive / fixed | token ratio | wall adaptive / fixed (s) |",
+             "|---" * 10 + "|"]
     for r in simulated_rows:
         expected = f" ({r['expected_sample_ratio']:.4f})" if r["expected_sample_ratio"] is not None else ""
         lines.append(
             f"| {r['population']} | {r['rate']:.0%} | {r['kept']}/{r['queries']} | {r['same_kept_rows']} | "
             f"{r['samples_adaptive']:,} / {r['samples_fixed']:,} | {r['sample_ratio']:.4f}{expected} | "
+            f"{r['minimum_samples']:,} ({r['minimum_samples'] / r['samples_fixed']:.4f}) | "
             f"{r['tokens_adaptive']:,} / {r['tokens_fixed']:,} | {r['token_ratio']:.4f} | "
             f"{r['wall_adaptive_s']:.2f} / {r['wall_fixed_s']:.2f} |")
     if real_rows:
