@@ -165,6 +165,24 @@ def test_rerun_with_different_arguments_is_refused_naming_them(tmp_path):
     assert again.calls == []
 
 
+def test_new_arguments_win_while_no_query_is_finished(tmp_path):
+    """A run that failed before finishing a query (say, a wrong --model) must not block the corrected command."""
+    examples = coin_examples(MIXED)
+    config = MiningConfig(max_samples=8)
+    with MiningStore.open(tmp_path / "run", run_identity(config, examples, model="typo")):
+        pass
+    mine_into(tmp_path / "run", examples, SimulatedGenerator(), config)
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["model"] == "sim"
+
+
+def test_files_not_written_by_a_mining_run_are_left_alone(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "failures.jsonl").write_text("precious\n")
+    with pytest.raises(R3Error, match="not an r3 mining run"):
+        mine_into(tmp_path / "run", coin_examples(MIXED), SimulatedGenerator(), MiningConfig(max_samples=8))
+    assert (tmp_path / "run" / "failures.jsonl").read_text() == "precious\n"
+
+
 def test_partial_and_uncommitted_lines_are_dropped_on_resume(tmp_path):
     examples = coin_examples(MIXED * 3)
     config = MiningConfig(max_samples=16, batch_size=4)

@@ -69,11 +69,16 @@ class MiningStore:
         if overwrite:
             for name in (RUN_FILE, FAILURES_FILE, PROGRESS_FILE, STATS_FILE):
                 (directory / name).unlink(missing_ok=True)
-        store._check_run_file()
-        store.ledger = store._recover()
-        store._failures = open(directory / FAILURES_FILE, "ab")
-        store._progress = open(directory / PROGRESS_FILE, "ab")
-        _fsync_dir(directory)
+        try:
+            store._refuse_foreign_files()
+            store.ledger = store._recover()
+            store._check_run_file()
+            store._failures = open(directory / FAILURES_FILE, "ab")
+            store._progress = open(directory / PROGRESS_FILE, "ab")
+            _fsync_dir(directory)
+        except BaseException:
+            store.close()  # release the lock at once, not when the store is garbage-collected
+            raise
         return store
 
     @property
@@ -124,23 +129,32 @@ class MiningStore:
             self._lock.close()
             raise R3Error(f"{self.directory}: another process is mining into this directory") from None
 
-    def _check_run_file(self) -> None:
-        path = self.directory / RUN_FILE
-        if not path.exists():
-            for name in (FAILURES_FILE, PROGRESS_FILE):
-                if (self.directory / name).exists():
-                    raise R3Error(f"{self.directory} holds {name} but no {RUN_FILE}: not an r3 mining run; "
-                                  "use another --out directory")
-            write_atomic(path, json.dumps(self.run, indent=2, sort_keys=True) + "\n")
+    def _refuse_foreign_files(self) -> None:
+        """Never touch a failures.jsonl or progress.jsonl that no r3 mining run (no run.json) wrote."""
+        if (self.directory / RUN_FILE).exists():
             return
-        try:
-            previous = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            raise R3Error(f"{path}: cannot read the run's arguments: {error}") from None
-        differing = describe_differences(previous, self.run)
-        if differing:
-            raise R3Error(f"{self.directory} holds a mining run with different arguments ({'; '.join(differing)}); "
-                          "rerun with the same arguments to resume, or use another --out directory")
+        for name in (FAILURES_FILE, PROGRESS_FILE):
+            if (self.directory / name).exists():
+                raise R3Error(f"{self.directory} holds {name} but no {RUN_FILE}: not an r3 mining run; "
+                              "use another --out directory")
+
+    def _check_run_file(self) -> None:
+        """Write run.json, or compare with the one there. Before any query is finished, new arguments just win."""
+        path = self.directory / RUN_FILE
+        if path.exists():
+            try:
+                previous = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as error:
+                raise R3Error(f"{path}: cannot read the run's arguments: {error}") from None
+            differing = describe_differences(previous, self.run)
+            if not differing:
+                return
+            if self.ledger:
+                raise R3Error(f"{self.directory} holds a mining run with different arguments "
+                              f"({'; '.join(differing)}); rerun with the same arguments to resume, or use another "
+                              "--out directory (or --overwrite)")
+            logger.info("%s: no query was finished yet; starting again with the new arguments", self.directory)
+        write_atomic(path, json.dumps(self.run, indent=2, sort_keys=True) + "\n")
 
     def _recover(self) -> dict[int, dict[str, Any]]:
         """Read the ledger, cut partial lines, truncate failures.jsonl to what the ledger committed, check both."""
