@@ -97,6 +97,7 @@ def mine(
     Finished queries are committed to the store after every generate call, so an interruption loses at most the
     queries in flight. `stats.json` is written at the end, also when interrupted.
     """
+    _check_field_names(examples)
     schedule, params = config.round_schedule(), config.sampling()
     stats = MiningStats.from_ledger(store.ledger.values(), config.max_samples, len(examples))
     todo = [i for i in range(len(examples)) if i not in store.ledger]
@@ -129,6 +130,15 @@ def mine(
     return stats
 
 
+def _check_field_names(examples: Sequence[dict[str, Any]]) -> None:
+    """Refuse, before sampling anything, an example whose field would collide with a failure-dataset column."""
+    for index, example in enumerate(examples):
+        clash = [name for name in RESERVED_FIELDS if name in example]
+        if clash:
+            raise DataError(f"the example has a field named like a failure-dataset column ({', '.join(clash)})",
+                            row=f"example {index}", field=clash[0])
+
+
 def _take(pending: Iterator[int], count: int, task: Task, examples: Sequence[dict[str, Any]]) -> Iterator[QueryState]:
     """Up to `count` new queries from `pending`, with their first-attempt prompts."""
     for _ in range(max(count, 0)):
@@ -136,10 +146,6 @@ def _take(pending: Iterator[int], count: int, task: Task, examples: Sequence[dic
         if index is None:
             return
         example = examples[index]
-        clash = [name for name in RESERVED_FIELDS if name in example]
-        if clash:
-            raise DataError(f"the example has a field named like a failure-dataset column ({', '.join(clash)})",
-                            row=f"example {index}", field=clash[0])
         prompt = [dict(message) for message in task.prompt(example)]
         yield QueryState(index=index, problem_id=task.problem_id(example, index), example=example, prompt=prompt)
 
