@@ -2,6 +2,9 @@
 
     .venv/bin/python benchmarks/countdown_verifier.py                # 120,000 completions, seed 0
     .venv/bin/python benchmarks/countdown_verifier.py --n 200000 --cpu 1 --json-out runs/bench_countdown.json
+    # instructions per verdict, independent of machine load: (count with --passes 2) - (with --passes 0), / 2 / n
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null .venv/bin/python benchmarks/countdown_verifier.py \
+        --n 5000 --seed 1 --max-chars 100000 --count-only r3 --passes 2
 
 It builds a mix of completions for generated puzzles (correct, wrong, malformed, adversarial: `**` towers, 1 MB
 inputs, deep nesting, thousands of tags, division by zero) and measures, in one process (one core):
@@ -245,6 +248,10 @@ def main() -> int:
     parser.add_argument("--retime", type=int, default=5, help="re-timings of the slowest inputs")
     parser.add_argument("--cpu", type=int, help="pin the process to this CPU")
     parser.add_argument("--json-out", type=Path, help="also write the figures as JSON")
+    parser.add_argument("--count-only", choices=["r3", "baseline"],
+                        help="no timing: run one scorer --passes times over the mix (for valgrind/perf counts)")
+    parser.add_argument("--passes", type=int, default=1, help="passes for --count-only")
+    parser.add_argument("--max-chars", type=int, help="leave out completions longer than this")
     args = parser.parse_args()
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
@@ -252,7 +259,16 @@ def main() -> int:
     verify = get_task("countdown").verify
     # each entry: completion, nums, target, category, and the example dict a real caller already holds
     mix = [(text, nums, target, category, {"nums": nums, "target": target})
-           for text, nums, target, category in build_mix(args.n, args.seed, args.puzzles)]
+           for text, nums, target, category in build_mix(args.n, args.seed, args.puzzles)
+           if args.max_chars is None or len(text) <= args.max_chars]
+    if args.count_only:
+        for _ in range(args.passes):
+            if args.count_only == "r3":
+                [verify(example, text) for text, _, _, _, example in mix]
+            else:
+                [baseline_verify(text, nums, target) for text, nums, target, _, _ in mix]
+        print(f"{len(mix)} completions x {args.passes} passes")
+        return 0
     categories = Counter(entry[3] for entry in mix)
     load = os.getloadavg()[0]
     print(f"{len(mix):,} completions, {len(categories)} categories, {sum(len(e[0]) for e in mix) / 1e6:.1f} M chars; "
