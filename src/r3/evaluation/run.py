@@ -89,6 +89,10 @@ def evaluate(
     config = settings.episode_config()  # bad numbers: one line, before anything slow
     task = get_task(settings.task)
     resume = check_out(out, settings, overwrite=overwrite)
+    if generator is None:
+        from r3.generation import check_model_source
+
+        check_model_source(settings.model)  # a missing local directory: one line, before data and model loading
     examples = task.load(settings.data, settings.split, settings.limit)
     if not examples:
         raise R3Error(f"no examples to evaluate in {settings.data or task.default_source}")
