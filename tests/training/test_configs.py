@@ -19,7 +19,7 @@ PAPER_MODELS = {"Qwen/Qwen2-1.5B-Instruct", "Qwen/Qwen2-7B-Instruct", "Qwen/Qwen
 @pytest.mark.parametrize("path", RECIPES, ids=lambda p: str(p.relative_to(CONFIGS)))
 def test_recipe_parses(path: Path) -> None:
     config, training = load_config(path, ["--use_cpu", "true"], cuda=False)  # GPU recipes: checked on a CPU here
-    assert training.loss_type and training.output_dir
+    assert config.task and training.loss_type and training.output_dir
     if path.parent.name in ("countdown", "function_calling"):  # the paper recipes
         assert (training.beta, training.learning_rate, training.max_steps) == (0.001, 5e-7, 1750)
         assert training.lr_scheduler_type == "cosine" and training.use_vllm

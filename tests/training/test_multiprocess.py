@@ -20,7 +20,7 @@ def launch(config: Path, timeout: int = 300) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).parent), OMP_NUM_THREADS="1", TRL_EXPERIMENTAL_SILENCE="1")
     command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(LAUNCH_CONFIG),
                "-m", "r3", "train", "--config", str(config)]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(command, check=False, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def _changed(before: Path, after: Path) -> bool:

@@ -86,6 +86,6 @@ def test_prompts_too_long_for_the_budget(tmp_path: Path, tiny_model_dir: Path) -
         check_lengths(rows, tokenizer, ParityTask(), config, training, 200, "vllm_max_model_length")
     with pytest.raises(R3Error, match=r"row 1 .*over max_prompt_length \(100\)"):
         check_lengths(rows, tokenizer, ParityTask(), _config(tmp_path, max_prompt_length=100), training, None, "x")
-    kept = check_lengths(rows, tokenizer, ParityTask(), _config(tmp_path, drop_long_prompts=True, retry_max_new_tokens=16), training, 200,
-                         "limit")
+    dropping = _config(tmp_path, drop_long_prompts=True, retry_max_new_tokens=16)
+    kept = check_lengths(rows, tokenizer, ParityTask(), dropping, training, 200, "limit")
     assert [r["problem_id"] for r in kept] == ["0", "2"]

@@ -327,9 +327,9 @@ def check_combination(config: R3Config, training: Any, where: str) -> None:
                 f"steps_per_generation ({per_process}) must be a multiple of num_generations "
                 f"({training.num_generations}), so that a group's reflections all follow the same first attempt"
             )
-    if config.max_prompt_length is not None and training.use_vllm and training.vllm_max_model_length is not None:
-        if config.max_prompt_length >= training.vllm_max_model_length:
-            raise R3Error(f"{where}: max_prompt_length ({config.max_prompt_length}) must be below "
+    limit = training.vllm_max_model_length if training.use_vllm else None
+    if config.max_prompt_length is not None and limit is not None and config.max_prompt_length >= limit:
+        raise R3Error(f"{where}: max_prompt_length ({config.max_prompt_length}) must be below "
                           f"vllm_max_model_length ({training.vllm_max_model_length})")
 
 
@@ -351,4 +351,4 @@ def _is_plain(value: Any) -> bool:
     return value is None or isinstance(value, (str, int, float, bool))
 
 
-__all__ = ["R3Config", "load_config", "parse_overrides", "coerce", "config_to_dict", "check_combination"]
+__all__ = ["R3Config", "check_combination", "coerce", "config_to_dict", "load_config", "parse_overrides"]

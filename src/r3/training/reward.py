@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from r3.conversation import retry_messages
 from r3.errors import shorten

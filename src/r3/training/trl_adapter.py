@@ -20,8 +20,9 @@ from __future__ import annotations
 import copy
 import inspect
 import logging
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from r3.errors import R3Error
 from r3.types import Message
@@ -128,4 +129,4 @@ def placeholder_completion(trainer: Any) -> list[int]:
     return [trainer.eos_token_ids[0]]
 
 
-__all__ = ["check_trl", "tokenize", "generate", "decode", "placeholder_completion", "PINNED_TRL_VERSION"]
+__all__ = ["PINNED_TRL_VERSION", "check_trl", "decode", "generate", "placeholder_completion", "tokenize"]
