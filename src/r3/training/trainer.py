@@ -121,7 +121,12 @@ def save_final(trainer: Any, config: R3Config, output_dir: Path) -> None:
         trainer.save_model(str(output_dir))
     else:
         trainer.save_model(str(output_dir / "adapter"))
-        if trainer.accelerator.is_main_process:
+        plugin = trainer.accelerator.state.deepspeed_plugin
+        if plugin is not None and plugin.zero_stage == 3:  # the weights are sharded: no process can merge them alone
+            logger.warning("LoRA under ZeRO-3: only the adapter was saved, in %s/adapter; merge it into the base "
+                           "model with peft (PeftModel.from_pretrained(...).merge_and_unload()) before r3 eval",
+                           output_dir)
+        elif trainer.accelerator.is_main_process:
             merged = trainer.accelerator.unwrap_model(trainer.model).merge_and_unload()
             merged.save_pretrained(str(output_dir))
     if trainer.accelerator.is_main_process:
