@@ -2,8 +2,8 @@
 
     .venv/bin/python scripts/build_demo_model.py --out demo_model
 
-Deterministic: the same arguments give the same weights on the same torch build and thread count (--threads, fixed
-at 2 by default because the order of floating-point sums depends on it). The corpus is generated on the fly by
+Deterministic: the same arguments give the same weights on the same torch build and thread count (--threads, 1 by
+default: the order of floating-point sums depends on it, and one thread also keeps its speed on a busy machine). The corpus is generated on the fly by
 `r3.demo.corpus` on the "pretrain" puzzles only (see `r3.demo.puzzles`), laid out with the demo task's own prompt
 and instructions (`r3.demo.task:DemoCountdownTask`). The output directory also gets build_info.json: the arguments,
 the corpus mix, the loss curve and the wall time. See docs/demo.md.
@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from r3.demo.corpus import CorpusMix, episodes
+from r3.demo.corpus import CorpusMix, documents, episodes
 from r3.demo.model import build_model, build_tokenizer, save
 from r3.demo.pretrain import PretrainConfig, pretrain
 from r3.demo.task import DemoCountdownTask
@@ -43,8 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     task, mix = DemoCountdownTask(), CorpusMix()
     config = dataclasses.replace(defaults, seed=args.seed, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                                  threads=args.threads)
-    sample = episodes(VOCAB_SEED, task, mix)
-    tokenizer = build_tokenizer(m["content"] for _ in range(VOCAB_EPISODES) for m in next(sample).messages)
+    sample, docs = episodes(VOCAB_SEED, task, mix), documents(VOCAB_SEED, mix)
+    texts = [m["content"] for _ in range(VOCAB_EPISODES) for m in next(sample).messages]
+    tokenizer = build_tokenizer(texts + [next(docs) for _ in range(100)])
     model = build_model(tokenizer, seed=args.seed)
     parameters = sum(p.numel() for p in model.parameters())
     print(f"vocabulary {len(tokenizer)} tokens, model {parameters:,} parameters; pretraining {config.steps} steps")

@@ -88,3 +88,17 @@ def test_corpus_mix_shows_in_the_episodes():
     # only a good reflection carries what the retry needs
     assert rate["full"] > 0.85 and rate["partial"] > 0.5
     assert rate["generic"] < 0.15 and rate["restate"] < 0.15
+
+
+def test_worked_solutions_are_right_and_in_the_pretrain_split():
+    from r3.demo.corpus import documents
+
+    stream = documents(0, CorpusMix(worked_per_document=3))
+    for _ in range(20):
+        lines = next(stream).split("\n")
+        assert len(lines) == 3
+        for line in lines:
+            head, hint = line.split(" : ")
+            words = head.split()
+            puzzle = Puzzle(tuple(int(w) for w in words[3:]), int(words[1]))
+            assert hint_is_right(hint, puzzle) and split_of(puzzle) == "pretrain"

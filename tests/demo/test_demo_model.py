@@ -43,7 +43,7 @@ def test_encode_matches_the_chat_template_and_labels_only_assistant_turns(tokeni
     learned = tokenizer.decode([t for t in labels if t != IGNORE])
     assistant = [m["content"] for m in e.messages if m["role"] == "assistant"]
     assert learned == "<|im_end|>".join(assistant) + "<|im_end|>"
-    batch = collate(tokenizer, sample[:4])
+    batch = collate(tokenizer, [encode(tokenizer, e.messages) for e in sample[:4]])
     assert batch["input_ids"].shape == batch["labels"].shape == batch["attention_mask"].shape
 
 

@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "forgetting": "forgetting",
     "train": "train",
     "data": "data",
+    "demo": "demo",
 }
 
 

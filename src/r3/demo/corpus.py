@@ -10,6 +10,12 @@ Each episode is what `r3 eval` would record for a careless model whose reflectio
 - **retry**: it follows a full hint almost always, completes a partial hint's first step correctly some of the
   time, and is otherwise careless (after a generic reflection it often repeats the failed answer).
 
+Beside the episodes, a share of the corpus is plain text (not chat): worked solutions of puzzles, written in the
+same words as a full hint ("Make 23 with 4 5 3 : First 4 * 5 = 20 , then 20 + 3 = 23 ."). They play the part of a
+language model's pretraining: the arithmetic and the search that a good reflection needs have to be learned
+somewhere, and the few hints among the episodes alone are too rare to teach them in minutes of CPU. In chat, the
+model still writes generic reflections most of the time; that is what reflection training can change.
+
 The design choice that matters: a careless retry is right only by chance. Whatever the retry needs to succeed (the
 intermediate result and the second step) can only come from the reflection, and the step-by-step form of a full hint
 lets the model compute in the reflection what it cannot compute inside a bare answer. So the quality of the
@@ -42,13 +48,16 @@ REFLECTION_KINDS = ("generic", "restate", "partial", "full")
 
 @dataclass(frozen=True)
 class CorpusMix:
-    """How often each behaviour appears in the corpus (see the module docstring)."""
+    """How often each behaviour appears in the corpus (see the module docstring). `worked_share` of the sequences
+    of a batch are plain-text worked solutions (`worked_solutions`), `worked_per_document` puzzles each."""
 
     p_solve: float = 0.4
     reflection_weights: tuple[float, float, float, float] = (0.45, 0.20, 0.15, 0.20)  # as REFLECTION_KINDS
     p_follow_full: float = 0.9
     p_complete_partial: float = 0.6
     p_repeat_after_generic: float = 0.5
+    worked_share: float = 0.25
+    worked_per_document: int = 4
 
 
 def answer(solution: Solution) -> str:
@@ -127,6 +136,24 @@ def episode(rng: random.Random, puzzle: Puzzle, task: Task, mix: CorpusMix) -> E
     )
     messages.append({"role": "assistant", "content": answer(second)})
     return EpisodeText(tuple(messages), False, kind, second.value == puzzle.target)
+
+
+def worked_solutions(rng: random.Random, n: int, split: str = "pretrain") -> str:
+    """A plain-text document of `n` worked solutions of puzzles of `split`, one per line."""
+    lines = []
+    for _ in range(n):
+        puzzle = random_puzzle(rng, split)
+        solution = rng.choice(solutions(puzzle.key))
+        numbers = " ".join(str(v) for v in puzzle.nums)
+        lines.append(f"Make {puzzle.target} with {numbers} : {reflection(rng, puzzle, solution, 'full', solution)}")
+    return "\n".join(lines)
+
+
+def documents(seed: int, mix: CorpusMix, split: str = "pretrain") -> Any:
+    """An endless, deterministic stream of worked-solution documents on puzzles of `split`."""
+    rng = random.Random(seed)
+    while True:
+        yield worked_solutions(rng, mix.worked_per_document, split)
 
 
 def episodes(seed: int, task: Task, mix: CorpusMix, split: str = "pretrain") -> Any:

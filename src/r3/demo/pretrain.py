@@ -1,7 +1,8 @@
 """Pretraining the demo model from scratch on the corpus of `r3.demo.corpus`: a plain causal-LM loop.
 
-The loss covers only the assistant turns (attempts, reflections, retries and their end-of-turn token): the puzzle
-and the instructions are given, not predicted. Token ids are built message by message with the tokenizer's chat
+A batch holds chat episodes and plain-text worked solutions (`CorpusMix.worked_share`). In an episode the loss covers
+only the assistant turns (attempts, reflections, retries and their end-of-turn token): the puzzle and the
+instructions are given, not predicted. A worked-solution document is learned whole. Token ids are built message by message with the tokenizer's chat
 template, which gives exactly the ids of the whole conversation (tests check this), so the model is trained on the
 very sequences that evaluation, mining and training will show it.
 
@@ -17,7 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
-from r3.demo.corpus import CorpusMix, EpisodeText, episodes
+from r3.demo.corpus import CorpusMix, documents, episodes
 from r3.tasks.base import Task
 from r3.types import Message
 
@@ -33,7 +34,7 @@ class PretrainConfig:
     lr: float = 3e-3
     warmup_steps: int = 50
     weight_decay: float = 0.01
-    threads: int = 2
+    threads: int = 1
     log_every: int = 50
 
 
@@ -58,15 +59,20 @@ def encode(tokenizer, messages: Sequence[Message]) -> tuple[list[int], list[int]
     return ids, labels
 
 
-def collate(tokenizer, batch: Sequence[EpisodeText]):
-    """Right-padded tensors `input_ids`, `attention_mask`, `labels`, each [B, T]."""
+def encode_document(tokenizer, text: str) -> tuple[list[int], list[int]]:
+    """A plain-text document followed by <|endoftext|>, every token learned."""
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"] + [tokenizer.convert_tokens_to_ids("<|endoftext|>")]
+    return ids, list(ids)
+
+
+def collate(tokenizer, encoded: Sequence[tuple[list[int], list[int]]]):
+    """Right-padded tensors `input_ids`, `attention_mask`, `labels`, each [B, T], from (ids, labels) pairs."""
     import torch
 
-    encoded = [encode(tokenizer, e.messages) for e in batch]
     length = max(len(ids) for ids, _ in encoded)
-    input_ids = torch.full((len(batch), length), tokenizer.pad_token_id, dtype=torch.long)
-    labels = torch.full((len(batch), length), IGNORE, dtype=torch.long)
-    attention_mask = torch.zeros((len(batch), length), dtype=torch.long)
+    input_ids = torch.full((len(encoded), length), tokenizer.pad_token_id, dtype=torch.long)
+    labels = torch.full((len(encoded), length), IGNORE, dtype=torch.long)
+    attention_mask = torch.zeros((len(encoded), length), dtype=torch.long)
     for row, (ids, labs) in enumerate(encoded):
         input_ids[row, : len(ids)] = torch.tensor(ids)
         labels[row, : len(labs)] = torch.tensor(labs)
@@ -74,9 +80,15 @@ def collate(tokenizer, batch: Sequence[EpisodeText]):
     return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
 
 
-def batches(stream: Iterator[EpisodeText], batch_size: int) -> Iterator[list[EpisodeText]]:
+def batches(tokenizer, task: Task, mix: CorpusMix, config: PretrainConfig) -> Iterator[list]:
+    """Encoded batches: `worked_share` of each batch are documents, the rest episodes (separate seeded streams)."""
+    n_documents = round(config.batch_size * mix.worked_share)
+    episode_stream = episodes(config.seed, task, mix, split="pretrain")
+    document_stream = documents(config.seed + 1, mix, split="pretrain")
     while True:
-        yield [next(stream) for _ in range(batch_size)]
+        batch = [encode(tokenizer, next(episode_stream).messages) for _ in range(config.batch_size - n_documents)]
+        batch += [encode_document(tokenizer, next(document_stream)) for _ in range(n_documents)]
+        yield batch
 
 
 def lr_at(step: int, config: PretrainConfig) -> float:
@@ -96,7 +108,7 @@ def pretrain(model, tokenizer, task: Task, mix: CorpusMix, config: PretrainConfi
     torch.manual_seed(config.seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
                                   betas=(0.9, 0.98))
-    stream = batches(episodes(config.seed, task, mix, split="pretrain"), config.batch_size)
+    stream = batches(tokenizer, task, mix, config)
     model.train()
     history, running, start = [], [], time.monotonic()
     progress = tqdm(range(config.steps), desc="pretraining", unit="step")

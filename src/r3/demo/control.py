@@ -1,0 +1,97 @@
+"""The demo's control arm: the same GRPO recipe and budget, with the reflection left out.
+
+    python -m r3.demo.control --config configs/demo_cpu.yaml --data runs/demo/mine --output_dir runs/demo/control
+
+Reflection-only training rewards the reflection for the retry it leads to. This control asks whether the reflection
+is needed at all: each mined failure becomes the prompt
+
+    [*task prompt, assistant: failed attempt, user: retry instruction]
+
+TRL's completions are retries, rewarded 1.0 when the verifier accepts them, and every retry token gets gradient.
+Same failures, model, learning rate, group size, batch and number of steps as the main arm (the same recipe file and
+overrides), so the two differ only in what is trained. The model is saved where `r3 eval --model` loads it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any
+
+from r3.errors import R3Error
+from r3.tasks import get_task
+from r3.tasks.base import Task
+
+logger = logging.getLogger(__name__)
+
+
+class RetryCorrect:
+    """Reward 1.0 for a retry the task's verifier accepts (TRL reward function; needs a `__name__`)."""
+
+    __name__ = "retry_success"
+
+    def __init__(self, task: Task):
+        self.task = task
+
+    def __call__(self, prompts: list, completions: list, *, r3_example: list[str], **_: Any) -> list[float]:
+        texts = [c[-1]["content"] if isinstance(c, list) else c for c in completions]
+        return [1.0 if self.task.verify(json.loads(example), text).correct else 0.0
+                for example, text in zip(r3_example, texts)]
+
+
+def retry_rows(task: Task, config: Any) -> list[dict[str, Any]]:
+    """The mined failures as retry prompts: the main arm's rows with the reflection turn taken out."""
+    from r3.training.data import build_rows, instructions
+
+    _, retry = instructions(task, config)
+    rows = []
+    for row in build_rows(task, config):
+        prompt = [*row["r3_task_prompt"], {"role": "assistant", "content": row["r3_attempt"]},
+                  {"role": "user", "content": retry.replace("{reason}", row["r3_reason"])}]
+        rows.append({**row, "prompt": prompt})
+    return rows
+
+
+def train_control(config: Any, training: Any):
+    """Train and save the control model; returns its directory."""
+    from pathlib import Path
+
+    from trl import GRPOTrainer
+
+    from r3.training.data import to_dataset
+    from r3.training.trainer import load_tokenizer, save_final
+
+    if config.mode != "offline":
+        raise R3Error("the control arm trains on mined failures: set mode: offline")
+    task = get_task(config.task)
+    rows = retry_rows(task, config)
+    tokenizer = load_tokenizer(config, training)
+    trainer = GRPOTrainer(model=config.model, reward_funcs=[RetryCorrect(task)], args=training,
+                          train_dataset=to_dataset(rows), processing_class=tokenizer)
+    trainer.train()
+    output_dir = Path(training.output_dir)
+    save_final(trainer, config, output_dir)
+    return output_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    from r3.training.config import load_config
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) < 2 or argv[0] != "--config":
+        print("usage: python -m r3.demo.control --config FILE [--field value ...]", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    try:
+        config, training = load_config(argv[1], argv[2:])
+        output_dir = train_control(config, training)
+    except R3Error as error:
+        print(f"r3 demo control: error: {error}", file=sys.stderr)
+        return 2
+    print(f"saved the control model to {output_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

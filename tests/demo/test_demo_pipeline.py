@@ -1,0 +1,60 @@
+"""The demo pipeline's plumbing on a shortened run: few puzzles, two training steps (the real demo is `make demo`)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from r3.cli import main
+from r3.demo.pipeline import DEFAULT_MODEL, DemoSettings, Paths, run_demo, stages
+from r3.errors import R3Error
+
+pytestmark = pytest.mark.skipif(not (DEFAULT_MODEL / "model.safetensors").exists(),
+                                reason="demo_model/ not built (scripts/build_demo_model.py)")
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "run"
+    settings = DemoSettings(out=out, test_puzzles=12, mine_puzzles=6, max_samples=4, steps=2, batch_size=32)
+    report = run_demo(settings)
+    return settings, report
+
+
+def test_every_stage_writes_its_output(demo_run):
+    settings, report = demo_run
+    paths = Paths(settings.out)
+    for stage in stages(settings, paths):
+        assert stage.done_marker.exists(), stage.name
+    test_rows = [json.loads(line) for line in paths.test_data.read_text().splitlines()]
+    train_rows = [json.loads(line) for line in paths.train_data.read_text().splitlines()]
+    assert len(test_rows) == 12 and len(train_rows) == 6
+    assert not {(tuple(sorted(r["nums"])), r["target"]) for r in test_rows} & {
+        (tuple(sorted(r["nums"])), r["target"]) for r in train_rows}
+    summary = json.loads((paths.eval_after / "summary.json").read_text())["summary"]
+    assert summary["n_problems"] == 12
+    assert (paths.train / "checkpoint-2" / "trainer_state.json").exists()
+
+
+def test_report_holds_table_curves_reflections_and_commands(demo_run):
+    settings, report = demo_run
+    text = report.read_text()
+    assert "| before training |" in text and "| after reflection training |" in text
+    assert "Within two attempts:" in text
+    assert (settings.out / "training_curves.png").stat().st_size > 0
+    assert "r3 eval --model" in text and "r3 mine --model" in text and "r3 train --config" in text
+
+
+def test_rerun_skips_finished_stages_and_refuses_other_settings(demo_run):
+    settings, _ = demo_run
+    before = (settings.out / "eval_after" / "summary.json").stat().st_mtime_ns
+    run_demo(settings)
+    assert (settings.out / "eval_after" / "summary.json").stat().st_mtime_ns == before
+    with pytest.raises(R3Error, match="other settings"):
+        run_demo(DemoSettings(out=settings.out, test_puzzles=13, mine_puzzles=6, max_samples=4, steps=2,
+                              batch_size=32))
+
+
+def test_cli_reports_a_missing_model_in_one_line(tmp_path, capsys):
+    assert main(["demo", "--model", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")]) == 2
+    assert "no demo model" in capsys.readouterr().err
