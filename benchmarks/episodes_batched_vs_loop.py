@@ -39,37 +39,37 @@ from r3.types import Attempt, Completion, Episode, Generator, SamplingParams
 # Python and kernel-launch overhead; "medium" (~3M parameters) and "small" (~25M) do real matrix work per token, and on
 # one CPU thread "small" is already compute-bound at batch 32 - the unfavourable case for batching.
 SIZES = {
-    "tiny": dict(hidden_size=64, num_layers=2, num_heads=4, num_kv_heads=2, intermediate_size=512),  # the test model
-    "medium": dict(hidden_size=256, num_layers=4, num_heads=4, num_kv_heads=2, intermediate_size=768),
-    "small": dict(hidden_size=512, num_layers=8, num_heads=8, num_kv_heads=2, intermediate_size=1536),
+    "tiny": {"hidden_size": 64, "num_layers": 2, "num_heads": 4, "num_kv_heads": 2, "intermediate_size": 512},
+    "medium": {"hidden_size": 256, "num_layers": 4, "num_heads": 4, "num_kv_heads": 2, "intermediate_size": 768},
+    "small": {"hidden_size": 512, "num_layers": 8, "num_heads": 8, "num_kv_heads": 2, "intermediate_size": 1536},
 }
 
 
 def loop_episodes(task: Task, generator: Generator, examples: list[dict], config: EpisodeConfig) -> list[Episode]:
     """The baseline: one problem at a time, one prompt per generate call."""
+    return [loop_episode(task, generator, index, example, config) for index, example in enumerate(examples)]
+
+
+def loop_episode(task: Task, generator: Generator, index: int, example: dict, config: EpisodeConfig) -> Episode:
+    """Attempt, verify, reflect, retry, verify for one problem (K-1 rounds while unsolved)."""
     reflect_with = config.reflection_instruction or task.reflection_instruction
     retry_with = config.retry_instruction or task.retry_instruction
-    episodes = []
-    for index, example in enumerate(examples):
-        prompt = task.prompt(example)
-        attempts: list[Attempt] = []
-        reflections: list[Completion] = []
-
-        def attempt(messages, params: SamplingParams) -> None:
-            completion = generator.generate([messages], params)[0][0]
-            attempts.append(Attempt(completion.text, completion.num_tokens, task.verify(example, completion.text)))
-
-        attempt(prompt, config.attempt_params)
-        while not attempts[-1].verdict.correct and len(attempts) < config.max_attempts:
-            history = ([a.text for a in attempts], [r.text for r in reflections], [a.verdict.reason for a in attempts])
-            messages = reflection_messages(prompt, *history, reflect_with, retry_with)
-            reflections.append(generator.generate([messages], config.reflection_params)[0][0])
-            history = ([a.text for a in attempts], [r.text for r in reflections], [a.verdict.reason for a in attempts])
-            attempt(retry_messages(prompt, *history, reflect_with, retry_with),
-                    config.retry_params or config.attempt_params)
-        episodes.append(Episode(index, task.problem_id(example, index), example, tuple(prompt), tuple(attempts),
-                                tuple(reflections)))
-    return episodes
+    prompt = task.prompt(example)
+    attempts: list[Attempt] = []
+    reflections: list[Completion] = []
+    messages, params = prompt, config.attempt_params
+    while True:
+        completion = generator.generate([messages], params)[0][0]
+        attempts.append(Attempt(completion.text, completion.num_tokens, task.verify(example, completion.text)))
+        if attempts[-1].verdict.correct or len(attempts) == config.max_attempts:
+            break
+        history = [a.text for a in attempts], [r.text for r in reflections], [a.verdict.reason for a in attempts]
+        messages = reflection_messages(prompt, *history, reflect_with, retry_with)
+        reflections.append(generator.generate([messages], config.reflection_params)[0][0])
+        history = [a.text for a in attempts], [r.text for r in reflections], [a.verdict.reason for a in attempts]
+        messages = retry_messages(prompt, *history, reflect_with, retry_with)
+        params = config.retry_params or config.attempt_params
+    return Episode(index, task.problem_id(example, index), example, tuple(prompt), tuple(attempts), tuple(reflections))
 
 
 def batched_episodes(task: Task, generator: Generator, examples: list[dict], config: EpisodeConfig) -> list[Episode]:

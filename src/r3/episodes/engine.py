@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from r3.conversation import reflection_messages, retry_messages
 from r3.errors import R3Error

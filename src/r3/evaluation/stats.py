@@ -7,8 +7,9 @@ small n and the accuracies near 0 or 1 that evaluations of small models produce.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from r3.types import Episode
 

@@ -12,7 +12,7 @@ def percent(p: dict[str, Any]) -> str:
     return f"{100 * p['accuracy']:.1f}% [{100 * p['low']:.1f}, {100 * p['high']:.1f}] ({p['correct']}/{p['n']})"
 
 
-def number(value: float | int | None, digits: int = 1) -> str:
+def number(value: float | None, digits: int = 1) -> str:
     if value is None:
         return "-"
     return str(value) if isinstance(value, int) else f"{value:.{digits}f}"
