@@ -60,21 +60,13 @@ def load_lm(model: str, options: ModelOptions) -> LM:
 
 
 def _load_hf(model: str, options: ModelOptions) -> LM:
-    import torch
     from lm_eval.models.huggingface import HFLM
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    device = options.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    dtype = options.dtype or ("bfloat16" if device.startswith("cuda") else "float32")
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=options.trust_remote_code)
-        network = AutoModelForCausalLM.from_pretrained(
-            model, dtype=getattr(torch, dtype), trust_remote_code=options.trust_remote_code
-        )
-    except Exception as error:  # transformers raises OSError, ValueError, KeyError... for a model it cannot read
-        logger.debug("loading %s failed", model, exc_info=True)
-        raise R3Error(f"cannot load model {model!r}: {_first_line(error)}") from None
-    network.to(device).eval()
+    from r3.generation.hf import load_model_and_tokenizer
+
+    network, tokenizer = load_model_and_tokenizer(
+        model, device=options.device, dtype=options.dtype, trust_remote_code=options.trust_remote_code
+    )
     return HFLM(pretrained=network, tokenizer=tokenizer, batch_size=options.batch_size, **options.model_args)
 
 

@@ -81,28 +81,9 @@ class HFGenerator:
         device: "cuda", "cpu", "cuda:1", "auto" (spread over GPUs with accelerate) or None (CUDA if available).
         dtype: a torch dtype or its name ("bfloat16", "float32", "auto"); None means bf16 on CUDA, float32 on CPU.
         """
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        check_model_source(name_or_path)
-        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        torch_dtype = resolve_dtype(dtype, device)
-        source = str(Path(name_or_path).expanduser()) if Path(name_or_path).expanduser().is_dir() else str(name_or_path)
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code, revision=revision)
-            model = AutoModelForCausalLM.from_pretrained(
-                source,
-                dtype=torch_dtype,
-                trust_remote_code=trust_remote_code,
-                revision=revision,
-                device_map="auto" if device == "auto" else None,
-            )
-        except (OSError, ValueError) as error:
-            raise model_load_error(name_or_path, error) from None
-        if device != "auto":
-            model.to(device)
-        model.eval()
-        logger.info("loaded %s on %s (%s)", name_or_path, model.device, model.dtype)
+        model, tokenizer = load_model_and_tokenizer(
+            name_or_path, device=device, dtype=dtype, trust_remote_code=trust_remote_code, revision=revision
+        )
         return cls(model, tokenizer, batch_size=batch_size, chat_template_kwargs=chat_template_kwargs)
 
     def render(self, messages: Sequence[Message]) -> str:
@@ -216,6 +197,45 @@ class HFGenerator:
         finally:
             model.generation_config = saved_config
             model.train(was_training)
+
+
+def load_model_and_tokenizer(
+    name_or_path: str | Path,
+    *,
+    device: str | None = None,
+    dtype: str | Any | None = None,
+    trust_remote_code: bool = False,
+    revision: str | None = None,
+) -> tuple[Any, Any]:
+    """Load a causal LM and its tokenizer the way every part of r3 does (generation, forgetting check).
+
+    device: "cuda", "cpu", "cuda:1", "auto" (spread over GPUs with accelerate) or None (CUDA if available).
+    dtype: a torch dtype or its name ("bfloat16", "float32", "auto"); None means bf16 on CUDA, float32 on CPU.
+    The model comes back in eval mode; a model that cannot be read is one R3Error line.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    check_model_source(name_or_path)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    torch_dtype = resolve_dtype(dtype, device)
+    source = str(Path(name_or_path).expanduser()) if Path(name_or_path).expanduser().is_dir() else str(name_or_path)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code, revision=revision)
+        model = AutoModelForCausalLM.from_pretrained(
+            source,
+            dtype=torch_dtype,
+            trust_remote_code=trust_remote_code,
+            revision=revision,
+            device_map="auto" if device == "auto" else None,
+        )
+    except (OSError, ValueError) as error:
+        raise model_load_error(name_or_path, error) from None
+    if device != "auto":
+        model.to(device)
+    model.eval()
+    logger.info("loaded %s on %s (%s)", name_or_path, model.device, model.dtype)
+    return model, tokenizer
 
 
 def stop_token_ids(tokenizer: Any, generation_config: Any) -> list[int]:
