@@ -197,6 +197,14 @@ def test_unknown_model_is_one_line_error(tmp_path, monkeypatch):
     assert "\n" not in str(error.value)
 
 
+def test_relative_path_under_a_local_folder_is_not_sent_to_the_hub(tmp_path, monkeypatch):
+    # "runs/typo" looks like a hub id (org/name), but ./runs is a local folder: the user meant a local path
+    (tmp_path / "runs").mkdir()
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(R3Error, match="model directory 'runs/typo' does not exist"):
+        load_generator("runs/typo")
+
+
 def test_unknown_backend_and_bad_options(generator, tiny_model_dir):
     with pytest.raises(R3Error, match="unknown generation backend 'tgi'"):
         load_generator(str(tiny_model_dir), backend="tgi")

@@ -45,7 +45,8 @@ def check_model_source(name_or_path: str | Path) -> None:
     """Fail early, in one line, for a model that is clearly a local path but is not a model directory.
 
     A name like `org/model` may be a hub id, so it is left to the loader; a path that exists, starts with `.`, `/`
-    or `~`, or has more than one `/`, is a local path.
+    or `~`, has more than one `/`, or whose first part is a local directory (`runs/model` beside a `runs/` folder),
+    is a local path. Checking this first spares the user a minute of hub retries for a typo in a local path.
     """
     name = str(name_or_path)
     path = Path(name).expanduser()
@@ -55,7 +56,8 @@ def check_model_source(name_or_path: str | Path) -> None:
         return
     if path.exists():
         raise R3Error(f"model '{name}' is a file; expected a model directory or a Hugging Face hub id")
-    if name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name:
+    first_part_is_local_dir = "/" in name and Path(name.split("/", 1)[0]).is_dir()
+    if name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name or first_part_is_local_dir:
         raise R3Error(f"model directory '{name}' does not exist")
 
 
