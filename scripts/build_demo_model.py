@@ -54,8 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.monotonic() - start
     args.out.mkdir(parents=True, exist_ok=True)
     save(model, tokenizer, args.out)
-    info = {"command": "python scripts/build_demo_model.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-            "pretrain": dataclasses.asdict(config), "corpus_mix": dataclasses.asdict(mix),
+    info = {"pretrain": dataclasses.asdict(config), "corpus_mix": dataclasses.asdict(mix),
             "parameters": parameters, "vocabulary": len(tokenizer), "wall_seconds": round(seconds, 1),
             "history": history}
     (args.out / "build_info.json").write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")

@@ -69,3 +69,21 @@ def test_committed_demo_model_is_small_and_round_trips(sample):
         text = loaded.apply_chat_template(list(e.messages), tokenize=False)
         ids = loaded(text, add_special_tokens=False)["input_ids"]
         assert loaded.unk_token_id not in ids and loaded.decode(ids) == text
+
+
+def test_pretraining_is_deterministic_and_learns(tokenizer):
+    import torch
+
+    from r3.demo.pretrain import PretrainConfig, pretrain
+
+    config = PretrainConfig(seed=3, steps=4, batch_size=8, warmup_steps=1, log_every=2)
+    runs = []
+    for _ in range(2):
+        model = build_model(tokenizer, seed=config.seed)
+        history = pretrain(model, tokenizer, TASK, CorpusMix(), config)
+        runs.append((model.state_dict(), history))
+    (first, history), (second, _) = runs
+    assert all(torch.equal(first[name], second[name]) for name in first)
+    initial = build_model(tokenizer, seed=config.seed).state_dict()
+    assert not all(torch.equal(first[name], initial[name]) for name in first)  # it trained
+    assert [h["step"] for h in history] == [2, 4]

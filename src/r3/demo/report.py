@@ -122,11 +122,11 @@ def plot_curves(histories: dict[str, list[dict[str, Any]]], path: Path) -> bool:
     for name, history in histories.items():
         steps, success = _series(history, "retry_success/mean")
         if steps:
-            left.plot(steps, success, label=name)
+            left.plot(steps, success, marker=".", label=name)
             plotted = True
         steps, length = _series(history, "reflection_tokens")
         if steps:
-            right.plot(steps, length, label=name)
+            right.plot(steps, length, marker=".", label=name)
     left.set(title="retry success during training", xlabel="step", ylabel="share of retries solved", ylim=(0, 1))
     right.set(title="reflection length", xlabel="step", ylabel="tokens")
     for axis in (left, right):
