@@ -1,7 +1,6 @@
 """The demo pipeline's plumbing on a shortened run: few puzzles, two training steps (the real demo is `make demo`)."""
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -22,7 +21,7 @@ def demo_run(tmp_path_factory):
 
 
 def test_every_stage_writes_its_output(demo_run):
-    settings, report = demo_run
+    settings, _report = demo_run
     paths = Paths(settings.out)
     for stage in stages(settings, paths):
         assert stage.done_marker.exists(), stage.name

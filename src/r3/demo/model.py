@@ -17,8 +17,8 @@ Why these choices:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 IM_START, IM_END, END_OF_TEXT, UNKNOWN = "<|im_start|>", "<|im_end|>", "<|endoftext|>", "<unk>"
 ANSWER_TAGS = ("<answer>", "</answer>")
@@ -32,16 +32,16 @@ CHAT_TEMPLATE = (
 # One piece per word, digit or symbol run, each with its optional leading space; lone spaces and newlines too.
 PIECE_REGEX = r" ?[A-Za-z]+| ?[0-9]| ?[^\sA-Za-z0-9]+|\n| "
 
-ARCHITECTURE = dict(
-    hidden_size=128,
-    intermediate_size=384,
-    num_hidden_layers=4,
-    num_attention_heads=4,
-    num_key_value_heads=4,
-    max_position_embeddings=256,
-    rope_theta=10000.0,
-    tie_word_embeddings=True,
-)
+ARCHITECTURE = {
+    "hidden_size": 128,
+    "intermediate_size": 384,
+    "num_hidden_layers": 4,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 4,
+    "max_position_embeddings": 256,
+    "rope_theta": 10000.0,
+    "tie_word_embeddings": True,
+}
 
 
 def _pre_tokenizer():

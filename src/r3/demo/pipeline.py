@@ -17,9 +17,9 @@ import logging
 import random
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from r3.demo.puzzles import distinct_puzzles
 from r3.demo.task import TASK_NAME
@@ -190,9 +190,18 @@ def run_demo(settings: DemoSettings, *, overwrite: bool = False,
     """Run every unfinished stage, then write the report. Returns the report's path."""
     import torch
 
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(settings.threads)
+    try:
+        return _run_stages(settings, overwrite, announce)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _run_stages(settings: DemoSettings, overwrite: bool,
+                announce: Callable[[int, int, Stage], None] | None) -> Path:
     from r3.demo.report import write_report
 
-    torch.set_num_threads(settings.threads)
     if not (settings.model / "config.json").is_file():
         raise R3Error(f"no demo model at {settings.model}: build it with "
                       "`python scripts/build_demo_model.py --out demo_model`")

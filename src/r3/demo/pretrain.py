@@ -15,8 +15,8 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
 from r3.demo.corpus import CorpusMix, documents, episodes
 from r3.tasks.base import Task

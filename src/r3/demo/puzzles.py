@@ -13,7 +13,7 @@ import hashlib
 import itertools
 import random
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 OPS = ("+", "-", "*")
 NUM_RANGE = range(1, 10)
@@ -82,7 +82,7 @@ def candidates(nums: tuple[int, ...]) -> list[Solution]:
     return found
 
 
-@lru_cache(maxsize=None)
+@cache
 def solutions(key: tuple[tuple[int, ...], int]) -> tuple[Solution, ...]:
     """The step-by-step solutions of a puzzle, in a fixed order."""
     nums, target = key

@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from r3.demo.corpus import REFLECTION_KINDS, classify, hint_is_right
 from r3.demo.puzzles import Puzzle
@@ -163,10 +164,10 @@ def write_report(settings: Any, paths: Any, plan: Sequence[Any], timings: dict[s
     plotted = plot_curves(histories, paths.out / CURVES_FILE)
 
     lines = ["# r3 demo: Reflect, Retry, Reward on a tiny model", "",
-             f"Held-out puzzles: {before['n_problems']} (never seen in pretraining, mining or training). "
-             f"Sampling at temperature 1.0; seed {settings.seed}.", "",
-             "| model | first attempt | within two attempts | failures fixed after reflecting | "
-             "mean reflection tokens |", "|---|---|---|---|---|"]
+             (f"Held-out puzzles: {before['n_problems']} (never seen in pretraining, mining or training). "
+             f"Sampling at temperature 1.0; seed {settings.seed}."), "",
+             ("| model | first attempt | within two attempts | failures fixed after reflecting | "
+             "mean reflection tokens |"), "|---|---|---|---|---|"]
     for name, s in summaries.items():
         tokens = s["mean_reflection_tokens"]
         lines.append(f"| {name} | {_pct(s['first_attempt'])} | {_pct(s['within_two'])} | "
@@ -174,16 +175,16 @@ def write_report(settings: Any, paths: Any, plan: Sequence[Any], timings: dict[s
                      f"| {name} | {_pct(s['first_attempt'])} | {_pct(s['within_two'])} | - | - |")
     d_first, lo_first, hi_first = difference_interval(before["first_attempt"], after["first_attempt"])
     lines += ["", "95% Wilson intervals in brackets.", "", _verdict(before, after),
-              f"First attempt: {100 * d_first:+.1f} points ({100 * lo_first:+.1f} to {100 * hi_first:+.1f}); "
-              "first attempts never receive gradient in reflection-only training."]
+              (f"First attempt: {100 * d_first:+.1f} points ({100 * lo_first:+.1f} to {100 * hi_first:+.1f}); "
+              "first attempts never receive gradient in reflection-only training.")]
     if settings.control:
         control = summaries["control (reflection left out)"]
         d, low, high = difference_interval(control["within_two"], after["within_two"])
         lines.append(f"Reflection-only training against the control, within two attempts: {100 * d:+.1f} points "
                      f"({100 * low:+.1f} to {100 * high:+.1f}).")
     lines += ["", "## What the reflections look like", "",
-              "Share of each kind among reflections on failed first attempts, and (in brackets) how often the retry "
-              "after it solved the puzzle:", ""]
+              ("Share of each kind among reflections on failed first attempts, and (in brackets) how often the retry "
+              "after it solved the puzzle:"), ""]
     lines += _profile_table({name: reflection_profile(episodes) for name, (_, episodes) in loaded.items()})
     for name, (_, episodes) in loaded.items():
         lines += ["", f"{name}:", "", *_examples(episodes, SHOWN_REFLECTIONS)]
