@@ -2,12 +2,15 @@
 
     python -m r3.demo.control --config configs/demo_cpu.yaml --data runs/demo/mine --output_dir runs/demo/control
 
-Reflection-only training rewards the reflection for the retry it leads to. This control asks whether the reflection
-is needed at all: each mined failure becomes the prompt
+Reflection-only training rewards the reflection for the retry it leads to. This control trains the retry itself,
+with no reflection to carry anything: each mined failure becomes the prompt (laid out by `r3.conversation`)
 
-    [*task prompt, assistant: failed attempt, user: retry instruction]
+    [*task prompt, assistant: failed attempt, user: reflection instruction, assistant: "" (empty), user: retry]
 
 TRL's completions are retries, rewarded 1.0 when the verifier accepts them, and every retry token gets gradient.
+The reflection turn is kept, empty, rather than dropped: a model that has only ever retried after reflecting answers
+[attempt, "Try again ."] with a reflection, never an answer, and the control would get no reward at all (seen with
+the demo model); with the empty turn it answers, so the control measures what training the answer alone achieves.
 Same failures, model, learning rate, group size, batch and number of steps as the main arm (the same recipe file and
 overrides), so the two differ only in what is trained. The model is saved where `r3 eval --model` loads it.
 """
@@ -41,14 +44,14 @@ class RetryCorrect:
 
 
 def retry_rows(task: Task, config: Any) -> list[dict[str, Any]]:
-    """The mined failures as retry prompts: the main arm's rows with the reflection turn taken out."""
+    """The mined failures as retry prompts: the main arm's rows with an empty reflection."""
+    from r3.conversation import retry_messages
     from r3.training.data import build_rows, instructions
 
-    _, retry = instructions(task, config)
+    reflect, retry = instructions(task, config)
     rows = []
     for row in build_rows(task, config):
-        prompt = [*row["r3_task_prompt"], {"role": "assistant", "content": row["r3_attempt"]},
-                  {"role": "user", "content": retry.replace("{reason}", row["r3_reason"])}]
+        prompt = retry_messages(row["r3_task_prompt"], [row["r3_attempt"]], [""], [row["r3_reason"]], reflect, retry)
         rows.append({**row, "prompt": prompt})
     return rows
 

@@ -5,8 +5,8 @@ prints, so a reader can rerun any stage by hand. Stages whose output is finished
 picks up where it stopped; `demo.json` in the output directory records the settings, and a rerun with other settings
 into the same directory is refused unless asked to overwrite.
 
-The control arm (`control=True`) trains with the same recipe and budget, but with the reflection left out
-(`r3.demo.control`), and is evaluated exactly like the main arm.
+The control arm (`control=True`) trains with the same recipe and budget, but rewards the retry made with the
+reflection left out (`r3.demo.control`), and is evaluated exactly like the main arm.
 """
 
 from __future__ import annotations
