@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from r3.demo.corpus import CorpusMix, documents, episodes
+from r3.demo.corpus import CorpusMix, episodes, worked_chats
 from r3.demo.model import build_model, build_tokenizer, save
 from r3.demo.pretrain import PretrainConfig, pretrain
 from r3.demo.task import DemoCountdownTask
@@ -43,9 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     task, mix = DemoCountdownTask(), CorpusMix()
     config = dataclasses.replace(defaults, seed=args.seed, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                                  threads=args.threads)
-    sample, docs = episodes(VOCAB_SEED, task, mix), documents(VOCAB_SEED, mix)
+    sample, worked = episodes(VOCAB_SEED, task, mix), worked_chats(VOCAB_SEED, mix)
     texts = [m["content"] for _ in range(VOCAB_EPISODES) for m in next(sample).messages]
-    tokenizer = build_tokenizer(texts + [next(docs) for _ in range(100)])
+    tokenizer = build_tokenizer(texts + [m["content"] for _ in range(100) for m in next(worked)])
     model = build_model(tokenizer, seed=args.seed)
     parameters = sum(p.numel() for p in model.parameters())
     print(f"vocabulary {len(tokenizer)} tokens, model {parameters:,} parameters; pretraining {config.steps} steps")

@@ -91,14 +91,15 @@ def test_corpus_mix_shows_in_the_episodes():
 
 
 def test_worked_solutions_are_right_and_in_the_pretrain_split():
-    from r3.demo.corpus import documents
+    from r3.demo.corpus import worked_chats
 
-    stream = documents(0, CorpusMix(worked_per_document=3))
+    stream = worked_chats(0, CorpusMix(worked_per_chat=3))
     for _ in range(20):
-        lines = next(stream).split("\n")
-        assert len(lines) == 3
-        for line in lines:
-            head, hint = line.split(" : ")
-            words = head.split()
-            puzzle = Puzzle(tuple(int(w) for w in words[3:]), int(words[1]))
-            assert hint_is_right(hint, puzzle) and split_of(puzzle) == "pretrain"
+        messages = next(stream)
+        assert [m["role"] for m in messages] == ["user", "assistant"] * 3
+        for request, hint in zip(messages[::2], messages[1::2]):
+            words = request["content"].split()
+            assert words[0] == "Show" and words[-1] == "."
+            puzzle = Puzzle(tuple(int(w) for w in words[3:-1]), int(words[1]))
+            assert hint_is_right(hint["content"], puzzle) and split_of(puzzle) == "pretrain"
+            assert classify(hint["content"]) == "full"

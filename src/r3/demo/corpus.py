@@ -10,11 +10,14 @@ Each episode is what `r3 eval` would record for a careless model whose reflectio
 - **retry**: it follows a full hint almost always, completes a partial hint's first step correctly some of the
   time, and is otherwise careless (after a generic reflection it often repeats the failed answer).
 
-Beside the episodes, a share of the corpus is plain text (not chat): worked solutions of puzzles, written in the
-same words as a full hint ("Make 23 with 4 5 3 : First 4 * 5 = 20 , then 20 + 3 = 23 ."). They play the part of a
-language model's pretraining: the arithmetic and the search that a good reflection needs have to be learned
-somewhere, and the few hints among the episodes alone are too rare to teach them in minutes of CPU. In chat, the
-model still writes generic reflections most of the time; that is what reflection training can change.
+Beside the episodes, a share of the corpus is worked solutions: short chats of another request, "Show 23 with 4 5 3 ."
+answered in the words of a full hint ("First 4 * 5 = 20 , then 20 + 3 = 23 ."). They play the part of the rest of a
+language model's training: the arithmetic and the search that a good reflection needs have to be learned somewhere,
+and the few hints among the episodes alone are too rare to teach them in minutes of CPU. After a failed attempt, the
+model still writes generic reflections most of the time; that is what reflection training can change. (They were
+plain text at first; reflection training then drifted into writing whole "Make ... : First ..." documents in place
+of reflections and answers. As chats whose answers are exactly full hints, the only thing they can leak into a
+reflection is a full hint.)
 
 The design choice that matters: a careless retry is right only by chance. Whatever the retry needs to succeed (the
 intermediate result and the second step) can only come from the reflection, and the step-by-step form of a full hint
@@ -49,15 +52,15 @@ REFLECTION_KINDS = ("generic", "restate", "partial", "full")
 @dataclass(frozen=True)
 class CorpusMix:
     """How often each behaviour appears in the corpus (see the module docstring). `worked_share` of the sequences
-    of a batch are plain-text worked solutions (`worked_solutions`), `worked_per_document` puzzles each."""
+    of a batch are worked-solution chats (`worked_solutions`), `worked_per_chat` puzzles each."""
 
     p_solve: float = 0.4
     reflection_weights: tuple[float, float, float, float] = (0.45, 0.20, 0.15, 0.20)  # as REFLECTION_KINDS
     p_follow_full: float = 0.9
     p_complete_partial: float = 0.6
     p_repeat_after_generic: float = 0.5
-    worked_share: float = 0.25
-    worked_per_document: int = 4
+    worked_share: float = 0.3
+    worked_per_chat: int = 2
 
 
 def answer(solution: Solution) -> str:
@@ -138,22 +141,26 @@ def episode(rng: random.Random, puzzle: Puzzle, task: Task, mix: CorpusMix) -> E
     return EpisodeText(tuple(messages), False, kind, second.value == puzzle.target)
 
 
-def worked_solutions(rng: random.Random, n: int, split: str = "pretrain") -> str:
-    """A plain-text document of `n` worked solutions of puzzles of `split`, one per line."""
-    lines = []
+WORKED_PROMPT = "Show {target} with {numbers} ."
+
+
+def worked_solutions(rng: random.Random, n: int, split: str = "pretrain") -> tuple[Message, ...]:
+    """A chat of `n` requests for a worked solution of a puzzle of `split`, each answered with a full hint."""
+    messages: list[Message] = []
     for _ in range(n):
         puzzle = random_puzzle(rng, split)
         solution = rng.choice(solutions(puzzle.key))
         numbers = " ".join(str(v) for v in puzzle.nums)
-        lines.append(f"Make {puzzle.target} with {numbers} : {reflection(rng, puzzle, solution, 'full', solution)}")
-    return "\n".join(lines)
+        messages.append({"role": "user", "content": WORKED_PROMPT.format(target=puzzle.target, numbers=numbers)})
+        messages.append({"role": "assistant", "content": reflection(rng, puzzle, solution, "full", solution)})
+    return tuple(messages)
 
 
-def documents(seed: int, mix: CorpusMix, split: str = "pretrain") -> Any:
-    """An endless, deterministic stream of worked-solution documents on puzzles of `split`."""
+def worked_chats(seed: int, mix: CorpusMix, split: str = "pretrain") -> Any:
+    """An endless, deterministic stream of worked-solution chats on puzzles of `split`."""
     rng = random.Random(seed)
     while True:
-        yield worked_solutions(rng, mix.worked_per_document, split)
+        yield worked_solutions(rng, mix.worked_per_chat, split)
 
 
 def episodes(seed: int, task: Task, mix: CorpusMix, split: str = "pretrain") -> Any:

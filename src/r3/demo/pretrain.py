@@ -1,8 +1,8 @@
 """Pretraining the demo model from scratch on the corpus of `r3.demo.corpus`: a plain causal-LM loop.
 
-A batch holds chat episodes and plain-text worked solutions (`CorpusMix.worked_share`). In an episode the loss covers
-only the assistant turns (attempts, reflections, retries and their end-of-turn token): the puzzle and the
-instructions are given, not predicted. A worked-solution document is learned whole. Token ids are built message by message with the tokenizer's chat
+A batch holds reflect-retry episodes and worked-solution chats (`CorpusMix.worked_share`). The loss covers only the
+assistant turns (attempts, reflections, retries, worked solutions and their end-of-turn token): the puzzle and the
+instructions are given, not predicted. Token ids are built message by message with the tokenizer's chat
 template, which gives exactly the ids of the whole conversation (tests check this), so the model is trained on the
 very sequences that evaluation, mining and training will show it.
 
@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from r3.demo.corpus import CorpusMix, documents, episodes
+from r3.demo.corpus import CorpusMix, episodes, worked_chats
 from r3.tasks.base import Task
 from r3.types import Message
 
@@ -59,12 +59,6 @@ def encode(tokenizer, messages: Sequence[Message]) -> tuple[list[int], list[int]
     return ids, labels
 
 
-def encode_document(tokenizer, text: str) -> tuple[list[int], list[int]]:
-    """A plain-text document followed by <|endoftext|>, every token learned."""
-    ids = tokenizer(text, add_special_tokens=False)["input_ids"] + [tokenizer.convert_tokens_to_ids("<|endoftext|>")]
-    return ids, list(ids)
-
-
 def collate(tokenizer, encoded: Sequence[tuple[list[int], list[int]]]):
     """Right-padded tensors `input_ids`, `attention_mask`, `labels`, each [B, T], from (ids, labels) pairs."""
     import torch
@@ -81,13 +75,14 @@ def collate(tokenizer, encoded: Sequence[tuple[list[int], list[int]]]):
 
 
 def batches(tokenizer, task: Task, mix: CorpusMix, config: PretrainConfig) -> Iterator[list]:
-    """Encoded batches: `worked_share` of each batch are documents, the rest episodes (separate seeded streams)."""
-    n_documents = round(config.batch_size * mix.worked_share)
+    """Encoded batches: `worked_share` of each batch are worked-solution chats, the rest episodes (separate seeded
+    streams)."""
+    n_worked = round(config.batch_size * mix.worked_share)
     episode_stream = episodes(config.seed, task, mix, split="pretrain")
-    document_stream = documents(config.seed + 1, mix, split="pretrain")
+    worked_stream = worked_chats(config.seed + 1, mix, split="pretrain")
     while True:
-        batch = [encode(tokenizer, next(episode_stream).messages) for _ in range(config.batch_size - n_documents)]
-        batch += [encode_document(tokenizer, next(document_stream)) for _ in range(n_documents)]
+        batch = [encode(tokenizer, next(episode_stream).messages) for _ in range(config.batch_size - n_worked)]
+        batch += [encode(tokenizer, next(worked_stream)) for _ in range(n_worked)]
         yield batch
 
 
