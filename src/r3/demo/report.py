@@ -128,7 +128,8 @@ def plot_curves(histories: dict[str, list[dict[str, Any]]], path: Path) -> bool:
         steps, length = _series(history, "reflection_tokens")
         if steps:
             right.plot(steps, length, marker=".", label=name)
-    left.set(title="retry success during training", xlabel="step", ylabel="share of retries solved", ylim=(0, 1))
+    left.set(title="retry success during training", xlabel="step", ylabel="share of retries solved")
+    left.set_ylim(bottom=0)
     right.set(title="reflection length", xlabel="step", ylabel="tokens")
     for axis in (left, right):
         axis.grid(alpha=0.3)
