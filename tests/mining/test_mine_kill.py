@@ -1,8 +1,9 @@
 """SIGKILL a real `r3 mine` (tiny model, sample:countdown) part-way, rerun, and check the output line by line.
 
 The random tiny model fails nearly every sample, so with --keep 1 each query finishes after one sample and the run
-writes lines quickly (one generate call and one commit per two queries with --batch-size 2). Each kill lands at a
-random moment after the process has started writing. The byte-level crash states (a kill inside a write) are
+writes lines quickly (one generate call and one commit per two queries with --batch-size 2). Each kill lands as soon
+as the ledger has grown by a random 1-4 lines: tied to progress, not to wall-clock time, so a fast machine cannot
+finish the whole run before the kill (a timed kill did exactly that on CI). The byte-level crash states (a kill inside a write) are
 enumerated exhaustively and in-process by test_miner.py::test_a_crash_at_any_byte_resumes_to_exactly_once; this
 test checks the real process end to end. Each start of Python + torch + the model costs seconds on 2 cores
 (about 20 s on the shared, loaded machine), so the default test kills once and resumes; the slow one (-m slow)
@@ -38,16 +39,16 @@ def ledger_lines(out: Path) -> int:
 
 
 def start_and_kill(command: list[str], out: Path, rng: random.Random) -> tuple[int, int]:
-    """Start mining, wait until it has written at least one new ledger line, SIGKILL it a random moment later.
+    """Start mining, SIGKILL it as soon as the ledger has grown by a random 1-4 lines.
 
     Returns the ledger line counts (before, at the kill) as the files were seen just after the process died.
     """
     before = ledger_lines(out)
+    target = before + rng.randint(1, 4)
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
-    while ledger_lines(out) <= before and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(rng.uniform(0.0, 0.4))
+    while ledger_lines(out) < target and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.002)
     process.send_signal(signal.SIGKILL)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode in (-signal.SIGKILL, 0), stderr.decode()[-2000:]
