@@ -40,7 +40,7 @@ def test_episodes_are_deterministic():
 def test_episode_layout_is_the_tasks_and_conversations():
     rng = random.Random(3)
     puzzle = Puzzle((4, 5, 3), 23)
-    mix = CorpusMix(p_solve=0.0)
+    mix = CorpusMix(p_greedy=0.0)
     text = episode(rng, puzzle, TASK, mix)
     messages = list(text.messages)
     assert messages[0] == TASK.prompt(TASK.normalize(puzzle.to_row()))[0]
@@ -54,8 +54,35 @@ def test_episode_layout_is_the_tasks_and_conversations():
 
 
 def test_solved_first_attempt_ends_the_episode():
-    text = episode(random.Random(0), Puzzle((4, 5, 3), 23), TASK, CorpusMix(p_solve=1.0))
-    assert text.first_correct and len(text.messages) == 2
+    texts = [episode(random.Random(seed), Puzzle((4, 5, 3), 23), TASK, CorpusMix()) for seed in range(40)]
+    solved = [text for text in texts if text.first_correct]
+    assert solved and all(len(text.messages) == 2 for text in solved)
+    assert all(len(text.messages) == 6 for text in texts if not text.first_correct)
+
+
+def test_greedy_first_attempt_finishes_from_its_first_step():
+    from r3.demo.corpus import greedy
+
+    rng = random.Random(0)
+    puzzle = Puzzle((4, 5, 3), 23)  # only 4 * 5 (either order) leads to 23
+    for _ in range(200):
+        guess = greedy(rng, puzzle)
+        assert sorted((guess.x, guess.y, guess.z)) == [3, 4, 5]
+        if {guess.x, guess.y} == {4, 5} and guess.op1 == "*":
+            assert guess.op2 == "+" and guess.value == 23  # the second step that reaches the target
+        else:
+            assert guess.value != 23
+
+
+def test_greedy_first_attempts_beat_random_equations():
+    from r3.demo.corpus import greedy
+    from r3.demo.puzzles import candidates
+
+    rng = random.Random(1)
+    puzzles = [random_puzzle(rng, "test") for _ in range(2000)]
+    greedy_rate = sum(greedy(rng, p).value == p.target for p in puzzles) / len(puzzles)
+    random_rate = sum(rng.choice(candidates(p.nums)).value == p.target for p in puzzles) / len(puzzles)
+    assert 0.2 < greedy_rate < 0.4 and random_rate < 0.15
 
 
 @pytest.mark.parametrize("kind", ["generic", "restate", "partial", "full"])
@@ -79,7 +106,7 @@ def test_corpus_mix_shows_in_the_episodes():
     stream = episodes(0, TASK, CorpusMix())
     sample = [next(stream) for _ in range(2000)]
     first = sum(e.first_correct for e in sample) / len(sample)
-    assert 0.3 < first < 0.5
+    assert 0.2 < first < 0.35  # greedy first attempts (see r3.demo.corpus.greedy)
     by_kind = {}
     for e in sample:
         if not e.first_correct:

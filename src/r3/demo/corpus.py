@@ -2,8 +2,10 @@
 
 Each episode is what `r3 eval` would record for a careless model whose reflections are of uneven quality:
 
-- **first attempt**: a real solution with probability `p_solve`, otherwise a wrong equation over the right numbers;
-  a solved episode ends there;
+- **first attempt**: a greedy guess (probability `p_greedy`, otherwise a wrong equation over the right numbers): a
+  random first step, then the second step that reaches the target if that first step allows one. It is right when
+  the first step happens to lead somewhere (about 28% of puzzles), which takes real arithmetic, not luck (a uniformly
+  random equation is right 9% of the time). A solved episode ends there;
 - **reflection** on a failed attempt, one of four kinds:
   generic ("I was careless ."), restating the error ("( 4 + 5 ) * 3 = 27 , not 23 ."), a partial hint
   ("First 4 * 5 = 20 .") or a full hint ("First 4 * 5 = 20 , then 20 + 3 = 23 ."); hints describe a real solution;
@@ -54,7 +56,7 @@ class CorpusMix:
     """How often each behaviour appears in the corpus (see the module docstring). `worked_share` of the sequences
     of a batch are worked-solution chats (`worked_solutions`), `worked_per_chat` puzzles each."""
 
-    p_solve: float = 0.4
+    p_greedy: float = 1.0
     reflection_weights: tuple[float, float, float, float] = (0.45, 0.20, 0.15, 0.20)  # as REFLECTION_KINDS
     p_follow_full: float = 0.9
     p_complete_partial: float = 0.6
@@ -78,9 +80,21 @@ def wrong(rng: random.Random, puzzle: Puzzle) -> Solution:
     return rng.choice([s for s in candidates(puzzle.nums) if s.value != puzzle.target])
 
 
+def greedy(rng: random.Random, puzzle: Puzzle) -> Solution:
+    """A random first step over the puzzle's numbers, then the second step that reaches the target if one does.
+
+    What a model that can compute but does not search writes: no look-ahead when choosing the first step, then
+    the arithmetic to finish from it. Right exactly when the chosen first step starts a solution.
+    """
+    firsts = sorted({(s.x, s.op1, s.y, s.z) for s in candidates(puzzle.nums)})
+    x, op1, y, z = rng.choice(firsts)
+    hits = [op for op in OPS if Solution(x, op1, y, op, z).value == puzzle.target]
+    return Solution(x, op1, y, rng.choice(hits) if hits else rng.choice(OPS), z)
+
+
 def first_attempt(rng: random.Random, puzzle: Puzzle, mix: CorpusMix) -> Solution:
-    if rng.random() < mix.p_solve:
-        return rng.choice(solutions(puzzle.key))
+    if rng.random() < mix.p_greedy:
+        return greedy(rng, puzzle)
     return wrong(rng, puzzle)
 
 
