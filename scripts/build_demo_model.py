@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from r3.demo.corpus import CorpusMix, episodes, worked_chats
+from r3.demo.corpus import FIRST_ATTEMPTS, CorpusMix, episodes, worked_chats
 from r3.demo.model import build_model, build_tokenizer, save
 from r3.demo.pretrain import PretrainConfig, pretrain
 from r3.demo.task import DemoCountdownTask
@@ -37,10 +37,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--lr", type=float, default=defaults.lr)
     parser.add_argument("--threads", type=int, default=defaults.threads)
+    parser.add_argument("--first-attempts", choices=FIRST_ATTEMPTS, default=CorpusMix.first_attempts,
+                        help="how the corpus' first attempts are made (see r3.demo.corpus; default: %(default)s, "
+                        "the committed demo model)")
+    parser.add_argument("--p-solve", type=float, default=CorpusMix.p_solve,
+                        help="share of right first attempts in the corpus, for solve_or_wrong and worked "
+                        "(default: %(default)s)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
 
-    task, mix = DemoCountdownTask(), CorpusMix()
+    task, mix = DemoCountdownTask(), CorpusMix(first_attempts=args.first_attempts, p_solve=args.p_solve)
     config = dataclasses.replace(defaults, seed=args.seed, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                                  threads=args.threads)
     sample, worked = episodes(VOCAB_SEED, task, mix), worked_chats(VOCAB_SEED, mix)

@@ -40,7 +40,7 @@ def test_episodes_are_deterministic():
 def test_episode_layout_is_the_tasks_and_conversations():
     rng = random.Random(3)
     puzzle = Puzzle((4, 5, 3), 23)
-    mix = CorpusMix(p_greedy=0.0)
+    mix = CorpusMix(p_solve=0.0)
     text = episode(rng, puzzle, TASK, mix)
     messages = list(text.messages)
     assert messages[0] == TASK.prompt(TASK.normalize(puzzle.to_row()))[0]
@@ -54,7 +54,8 @@ def test_episode_layout_is_the_tasks_and_conversations():
 
 
 def test_solved_first_attempt_ends_the_episode():
-    texts = [episode(random.Random(seed), Puzzle((4, 5, 3), 23), TASK, CorpusMix()) for seed in range(40)]
+    texts = [episode(random.Random(seed), Puzzle((4, 5, 3), 23), TASK, mix)
+             for mix in (CorpusMix(), CorpusMix(first_attempts="greedy")) for seed in range(40)]
     solved = [text for text in texts if text.first_correct]
     assert solved and all(len(text.messages) == 2 for text in solved)
     assert all(len(text.messages) == 6 for text in texts if not text.first_correct)
@@ -72,6 +73,48 @@ def test_greedy_first_attempt_finishes_from_its_first_step():
             assert guess.op2 == "+" and guess.value == 23  # the second step that reaches the target
         else:
             assert guess.value != 23
+
+
+def test_greedy_worked_first_attempts_show_honest_work_then_the_answer():
+    from r3.demo.corpus import _PATTERNS, worked_answer
+
+    mix = CorpusMix(first_attempts="greedy_worked")
+    stream = episodes(0, TASK, mix)
+    for _ in range(200):
+        text = next(stream)
+        attempt = text.messages[1]["content"]
+        work, equation = attempt.split(" <answer> ")
+        assert classify(work) == "full"  # "First x op y = m , then m op z = v ."
+        x, op1, y, m1, m2, op2, z, value = _PATTERNS["full"].fullmatch(work).groups()
+        solution = Solution(int(x), op1, int(y), op2, int(z))
+        assert attempt == worked_answer(solution) and int(m1) == int(m2) == solution.middle
+        assert int(value) == solution.value  # honest, even when it misses the target
+        assert text.first_correct == (solution.value == int(text.messages[0]["content"].split()[1]))
+        assert TASK.verify(TASK.normalize({"nums": [solution.x, solution.y, solution.z], "target": solution.value}),
+                           attempt).correct
+
+
+def test_worked_first_attempts_claim_the_target_and_slip_when_wrong():
+    from r3.demo.corpus import _PATTERNS
+
+    stream = episodes(0, TASK, CorpusMix(first_attempts="worked"))
+    sample = [next(stream) for _ in range(1000)]
+    for text in sample:
+        target = int(text.messages[0]["content"].split()[1])
+        work, equation = text.messages[1]["content"].split(" <answer> ")
+        x, op1, y, m1, m2, op2, z, value = _PATTERNS["full"].fullmatch(work).groups()
+        solution = Solution(int(x), op1, int(y), op2, int(z))
+        assert int(m1) == int(m2) == solution.middle and int(value) == target  # every attempt claims the target
+        assert equation == f"{solution.equation()} </answer>"
+        assert text.first_correct == (solution.value == target)
+        assert TASK.verify({"nums": [solution.x, solution.y, solution.z], "target": target},
+                           text.messages[1]["content"]).correct == text.first_correct
+    assert 0.3 < sum(text.first_correct for text in sample) / len(sample) < 0.5  # p_solve 0.4
+
+
+def test_an_unknown_first_attempt_design_is_refused():
+    with pytest.raises(ValueError, match="first_attempts"):
+        CorpusMix(first_attempts="perfect")
 
 
 def test_greedy_first_attempts_beat_random_equations():
@@ -106,7 +149,7 @@ def test_corpus_mix_shows_in_the_episodes():
     stream = episodes(0, TASK, CorpusMix())
     sample = [next(stream) for _ in range(2000)]
     first = sum(e.first_correct for e in sample) / len(sample)
-    assert 0.2 < first < 0.35  # greedy first attempts (see r3.demo.corpus.greedy)
+    assert 0.3 < first < 0.5
     by_kind = {}
     for e in sample:
         if not e.first_correct:

@@ -57,3 +57,11 @@ def test_rerun_skips_finished_stages_and_refuses_other_settings(demo_run):
 def test_cli_reports_a_missing_model_in_one_line(tmp_path, capsys):
     assert main(["demo", "--model", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")]) == 2
     assert "no demo model" in capsys.readouterr().err
+
+
+def test_attempt_tokens_reach_the_eval_and_mine_commands(tmp_path):
+    settings = DemoSettings(out=tmp_path / "run", attempt_tokens=48)
+    for stage in stages(settings, Paths(settings.out)):
+        if stage.name in ("eval_before", "mine", "eval_after"):
+            argv = list(stage.argv)
+            assert argv[argv.index("--max-new-tokens") + 1] == "48", stage.name

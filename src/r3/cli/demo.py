@@ -32,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, help="training steps (default: the recipe's max_steps)")
     parser.add_argument("--threads", type=int, default=defaults.threads,
                         help=f"torch threads (default: {defaults.threads}; a tiny model gains nothing from more)")
+    parser.add_argument("--attempt-tokens", type=int, default=defaults.attempt_tokens,
+                        help=f"max new tokens of an attempt (default: {defaults.attempt_tokens}; 48 for a demo model "
+                        "built with --first-attempts greedy_worked)")
     parser.add_argument("--control", action="store_true",
                         help="also train and evaluate the control arm (reflection left out, same budget)")
     parser.add_argument("--overwrite", action="store_true", help="delete --out and start again")
@@ -45,13 +48,15 @@ def run(args: argparse.Namespace) -> int:
     from r3.errors import R3Error
 
     for flag, value in (("--test-puzzles", args.test_puzzles), ("--mine-puzzles", args.mine_puzzles),
-                        ("--steps", args.steps), ("--threads", args.threads)):
+                        ("--steps", args.steps), ("--threads", args.threads),
+                        ("--attempt-tokens", args.attempt_tokens)):
         if value is not None and value < 1:
             raise R3Error(f"{flag} must be at least 1, got {value}")
     console = Console()
     settings = DemoSettings(model=args.model, out=args.out, recipe=args.recipe, seed=args.seed,
                             test_puzzles=args.test_puzzles, mine_puzzles=args.mine_puzzles, steps=args.steps,
-                            control=args.control, threads=args.threads)
+                            control=args.control, threads=args.threads,
+                            attempt_tokens=args.attempt_tokens)
 
     def announce(number: int, total: int, stage) -> None:
         console.rule(f"[bold]{number}/{total} {stage.title}")

@@ -2,10 +2,13 @@
 
 Each episode is what `r3 eval` would record for a careless model whose reflections are of uneven quality:
 
-- **first attempt**: a greedy guess (probability `p_greedy`, otherwise a wrong equation over the right numbers): a
-  random first step, then the second step that reaches the target if that first step allows one. It is right when
-  the first step happens to lead somewhere (about 28% of puzzles), which takes real arithmetic, not luck (a uniformly
-  random equation is right 9% of the time). A solved episode ends there;
+- **first attempt** (`CorpusMix.first_attempts`): "solve_or_wrong" (the committed demo model) is a real solution
+  with probability `p_solve`, otherwise a wrong equation over the right numbers. Two variants were built and
+  measured (docs/demo.md) and are kept so that the measurement can be repeated: "greedy", a random first step then
+  the second step that reaches the target if that first step allows one (right on about 28% of puzzles, against 9%
+  for a uniformly random equation), and "greedy_worked", the same with the work shown before the answer
+  ("First 4 * 5 = 20 , then 20 + 3 = 23 . <answer> ( 4 * 5 ) + 3 </answer>", results computed honestly). A solved
+  episode ends there;
 - **reflection** on a failed attempt, one of four kinds:
   generic ("I was careless ."), restating the error ("( 4 + 5 ) * 3 = 27 , not 23 ."), a partial hint
   ("First 4 * 5 = 20 .") or a full hint ("First 4 * 5 = 20 , then 20 + 3 = 23 ."); hints describe a real solution;
@@ -49,6 +52,7 @@ GENERIC_REFLECTIONS = (
     "The answer was wrong .",
 )
 REFLECTION_KINDS = ("generic", "restate", "partial", "full")
+FIRST_ATTEMPTS = ("solve_or_wrong", "greedy", "greedy_worked", "worked")
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,8 @@ class CorpusMix:
     """How often each behaviour appears in the corpus (see the module docstring). `worked_share` of the sequences
     of a batch are worked-solution chats (`worked_solutions`), `worked_per_chat` puzzles each."""
 
-    p_greedy: float = 1.0
+    first_attempts: str = "solve_or_wrong"  # one of FIRST_ATTEMPTS
+    p_solve: float = 0.4  # for "solve_or_wrong"
     reflection_weights: tuple[float, float, float, float] = (0.45, 0.20, 0.15, 0.20)  # as REFLECTION_KINDS
     p_follow_full: float = 0.9
     p_complete_partial: float = 0.6
@@ -64,9 +69,25 @@ class CorpusMix:
     worked_share: float = 0.3
     worked_per_chat: int = 2
 
+    def __post_init__(self) -> None:
+        if self.first_attempts not in FIRST_ATTEMPTS:
+            raise ValueError(f"unknown first_attempts {self.first_attempts!r}; expected one of {FIRST_ATTEMPTS}")
+
 
 def answer(solution: Solution) -> str:
     return f"<answer> {solution.equation()} </answer>"
+
+
+def worked_answer(solution: Solution) -> str:
+    """A first attempt that shows its work ("greedy_worked"): both steps, computed honestly, then the equation.
+
+    "First 4 + 5 = 9 , then 9 * 3 = 27 . <answer> ( 4 + 5 ) * 3 </answer>". Tried because a model trained on bare
+    greedy answers chose the right second operator after a usable first step 39% of the time (chance: 33%): it
+    cannot compute the middle result silently. Written out, the middle result is in context; measured, that raised
+    it only to 45% (docs/demo.md).
+    """
+    steps = f"First {solution.x} {solution.op1} {solution.y} = {solution.middle}"
+    return f"{steps} , then {solution.middle} {solution.op2} {solution.z} = {solution.value} . {answer(solution)}"
 
 
 def careless(rng: random.Random, puzzle: Puzzle, avoid: Solution | None = None) -> Solution:
@@ -92,9 +113,30 @@ def greedy(rng: random.Random, puzzle: Puzzle) -> Solution:
     return Solution(x, op1, y, rng.choice(hits) if hits else rng.choice(OPS), z)
 
 
+def slipped_work(solution: Solution, target: int) -> str:
+    """The work of a careless attempt ("worked"): the first step right, then a slip that claims the target.
+
+    "First 4 + 5 = 9 , then 9 * 3 = 23 . <answer> ( 4 + 5 ) * 3 </answer>": what a solver that writes the steps
+    but does not check them produces, and what the demo model's own hints look like when they are wrong.
+    """
+    steps = f"First {solution.x} {solution.op1} {solution.y} = {solution.middle}"
+    return f"{steps} , then {solution.middle} {solution.op2} {solution.z} = {target} . {answer(solution)}"
+
+
+def attempt_text(attempt: Solution, puzzle: Puzzle, mix: CorpusMix) -> str:
+    """A first attempt as the corpus writes it (see `CorpusMix.first_attempts`)."""
+    if mix.first_attempts == "greedy_worked":
+        return worked_answer(attempt)
+    if mix.first_attempts == "worked":
+        return worked_answer(attempt) if attempt.value == puzzle.target else slipped_work(attempt, puzzle.target)
+    return answer(attempt)
+
+
 def first_attempt(rng: random.Random, puzzle: Puzzle, mix: CorpusMix) -> Solution:
-    if rng.random() < mix.p_greedy:
+    if mix.first_attempts in ("greedy", "greedy_worked"):
         return greedy(rng, puzzle)
+    if rng.random() < mix.p_solve:
+        return rng.choice(solutions(puzzle.key))
     return wrong(rng, puzzle)
 
 
@@ -140,16 +182,16 @@ def episode(rng: random.Random, puzzle: Puzzle, task: Task, mix: CorpusMix) -> E
     example = task.normalize(puzzle.to_row())
     prompt = task.prompt(example)
     attempt = first_attempt(rng, puzzle, mix)
-    attempt_text = answer(attempt)
+    first_text = attempt_text(attempt, puzzle, mix)
     if attempt.value == puzzle.target:
-        return EpisodeText((*prompt, {"role": "assistant", "content": attempt_text}), first_correct=True)
+        return EpisodeText((*prompt, {"role": "assistant", "content": first_text}), first_correct=True)
     kind = rng.choices(REFLECTION_KINDS, weights=mix.reflection_weights)[0]
     hint = rng.choice(solutions(puzzle.key))
     reflection_text = reflection(rng, puzzle, attempt, kind, hint)
     second = retry(rng, puzzle, attempt, kind, hint, mix)
-    reason = task.verify(example, attempt_text).reason
+    reason = task.verify(example, first_text).reason
     messages = retry_messages(
-        prompt, [attempt_text], [reflection_text], [reason], task.reflection_instruction, task.retry_instruction
+        prompt, [first_text], [reflection_text], [reason], task.reflection_instruction, task.retry_instruction
     )
     messages.append({"role": "assistant", "content": answer(second)})
     return EpisodeText(tuple(messages), False, kind, second.value == puzzle.target)

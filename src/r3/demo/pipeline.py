@@ -32,7 +32,7 @@ DEFAULT_MODEL = REPO_ROOT / "demo_model"
 DEFAULT_RECIPE = REPO_ROOT / "configs" / "demo_cpu.yaml"
 SETTINGS_FILE = "demo.json"
 TIMINGS_FILE = "timings.json"
-ATTEMPT_TOKENS, REFLECTION_TOKENS = 24, 32
+REFLECTION_TOKENS = 32
 CONTROL_PROGRAM = "python -m r3.demo.control"
 
 
@@ -57,6 +57,7 @@ class DemoSettings:
     batch_size: int = 128
     control: bool = False
     threads: int = 1
+    attempt_tokens: int = 24  # "<answer> ( 4 * 5 ) + 3 </answer>" is 11; a model that shows its work needs ~48
 
     def to_dict(self) -> dict:
         return {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(self).items()}
@@ -123,7 +124,7 @@ def write_data(settings: DemoSettings, paths: Paths) -> None:
 
 def eval_stage(name: str, title: str, settings: DemoSettings, model: Path, out: Path, data: Path) -> Stage:
     argv = ["eval", "--model", str(model), "--task", TASK_NAME, "--data", str(data), "--out", str(out),
-            "--temperature", "1.0", "--max-new-tokens", str(ATTEMPT_TOKENS),
+            "--temperature", "1.0", "--max-new-tokens", str(settings.attempt_tokens),
             "--reflection-max-new-tokens", str(REFLECTION_TOKENS), "--seed", str(settings.seed),
             "--batch-size", str(settings.batch_size)]
     return Stage(name, title, argv, out / "summary.json")
@@ -139,7 +140,7 @@ def stages(settings: DemoSettings, paths: Paths) -> list[Stage]:
         Stage("mine", "mine failed first attempts",
               ["mine", "--model", str(settings.model), "--task", TASK_NAME, "--data", str(paths.train_data),
                "--out", str(paths.mine), "--max-samples", str(settings.max_samples), "--keep", str(settings.keep),
-               "--max-new-tokens", str(ATTEMPT_TOKENS), "--seed", str(settings.seed),
+               "--max-new-tokens", str(settings.attempt_tokens), "--seed", str(settings.seed),
                "--batch-size", str(settings.batch_size)],
               paths.mine / "stats.json"),
         Stage("train", "train reflections (reflection-only GRPO)",
@@ -166,6 +167,7 @@ def check_out(settings: DemoSettings, paths: Paths, overwrite: bool) -> None:
         shutil.rmtree(paths.out)
     if record.exists():
         previous = json.loads(record.read_text(encoding="utf-8"))
+        previous.setdefault("attempt_tokens", DemoSettings.attempt_tokens)  # runs recorded before the option
         if previous != settings.to_dict():
             changed = sorted(k for k in settings.to_dict() if previous.get(k) != settings.to_dict()[k])
             raise R3Error(f"{paths.out} holds a demo run with other settings ({', '.join(changed)}); "
