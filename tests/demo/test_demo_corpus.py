@@ -83,7 +83,7 @@ def test_greedy_worked_first_attempts_show_honest_work_then_the_answer():
     for _ in range(200):
         text = next(stream)
         attempt = text.messages[1]["content"]
-        work, equation = attempt.split(" <answer> ")
+        work = attempt.split(" <answer> ")[0]
         assert classify(work) == "full"  # "First x op y = m , then m op z = v ."
         x, op1, y, m1, m2, op2, z, value = _PATTERNS["full"].fullmatch(work).groups()
         solution = Solution(int(x), op1, int(y), op2, int(z))
@@ -173,3 +173,17 @@ def test_worked_solutions_are_right_and_in_the_pretrain_split():
             puzzle = Puzzle(tuple(int(w) for w in words[3:-1]), int(words[1]))
             assert hint_is_right(hint["content"], puzzle) and split_of(puzzle) == "pretrain"
             assert classify(hint["content"]) == "full"
+
+
+def test_default_corpus_is_the_one_the_committed_demo_model_was_built_from():
+    """The committed weights are what scripts/build_demo_model.py produces with its defaults; that holds only while
+    the default corpus stays byte for byte the one they were trained on (recorded when demo_model/ was built)."""
+    import hashlib
+    import json
+
+    from r3.demo.corpus import worked_chats
+
+    stream, worked = episodes(0, TASK, CorpusMix()), worked_chats(0, CorpusMix())
+    data = json.dumps([next(stream).messages for _ in range(300)] + [next(worked) for _ in range(100)])
+    recorded = "723fd76d85056e9076f3ac4d7e7cb4c771e1fcf5d805420d0c33d7f98cf198d3"
+    assert hashlib.sha256(data.encode()).hexdigest() == recorded

@@ -78,6 +78,16 @@ def answer(solution: Solution) -> str:
     return f"<answer> {solution.equation()} </answer>"
 
 
+def first_step(solution: Solution) -> str:
+    """"First 4 * 5 = 20": the first step of a solution, its result computed."""
+    return f"First {solution.x} {solution.op1} {solution.y} = {solution.middle}"
+
+
+def steps(solution: Solution, result: int) -> str:
+    """"First 4 * 5 = 20 , then 20 + 3 = 23 .": both steps, the second one stated to give `result`."""
+    return f"{first_step(solution)} , then {solution.middle} {solution.op2} {solution.z} = {result} ."
+
+
 def worked_answer(solution: Solution) -> str:
     """A first attempt that shows its work ("greedy_worked"): both steps, computed honestly, then the equation.
 
@@ -86,8 +96,7 @@ def worked_answer(solution: Solution) -> str:
     cannot compute the middle result silently. Written out, the middle result is in context; measured, that raised
     it only to 45% (docs/demo.md).
     """
-    steps = f"First {solution.x} {solution.op1} {solution.y} = {solution.middle}"
-    return f"{steps} , then {solution.middle} {solution.op2} {solution.z} = {solution.value} . {answer(solution)}"
+    return f"{steps(solution, solution.value)} {answer(solution)}"
 
 
 def careless(rng: random.Random, puzzle: Puzzle, avoid: Solution | None = None) -> Solution:
@@ -119,8 +128,7 @@ def slipped_work(solution: Solution, target: int) -> str:
     "First 4 + 5 = 9 , then 9 * 3 = 23 . <answer> ( 4 + 5 ) * 3 </answer>": what a solver that writes the steps
     but does not check them produces, and what the demo model's own hints look like when they are wrong.
     """
-    steps = f"First {solution.x} {solution.op1} {solution.y} = {solution.middle}"
-    return f"{steps} , then {solution.middle} {solution.op2} {solution.z} = {target} . {answer(solution)}"
+    return f"{steps(solution, target)} {answer(solution)}"
 
 
 def attempt_text(attempt: Solution, puzzle: Puzzle, mix: CorpusMix) -> str:
@@ -146,11 +154,10 @@ def reflection(rng: random.Random, puzzle: Puzzle, failed: Solution, kind: str, 
         return rng.choice(GENERIC_REFLECTIONS)
     if kind == "restate":
         return f"{failed.equation()} = {failed.value} , not {puzzle.target} ."
-    first = f"First {hint.x} {hint.op1} {hint.y} = {hint.middle}"
     if kind == "partial":
-        return f"{first} ."
+        return f"{first_step(hint)} ."
     if kind == "full":
-        return f"{first} , then {hint.middle} {hint.op2} {hint.z} = {hint.value} ."
+        return steps(hint, hint.value)
     raise ValueError(f"unknown reflection kind {kind!r}")
 
 
