@@ -87,7 +87,7 @@ def test_greedy_worked_first_attempts_show_honest_work_then_the_answer():
         assert classify(work) == "full"  # "First x op y = m , then m op z = v ."
         x, op1, y, m1, m2, op2, z, value = _PATTERNS["full"].fullmatch(work).groups()
         solution = Solution(int(x), op1, int(y), op2, int(z))
-        assert attempt == worked_answer(solution) and int(m1) == int(m2) == solution.middle
+        assert attempt == worked_answer(solution, solution.value) and int(m1) == int(m2) == solution.middle
         assert int(value) == solution.value  # honest, even when it misses the target
         assert text.first_correct == (solution.value == int(text.messages[0]["content"].split()[1]))
         assert TASK.verify(TASK.normalize({"nums": [solution.x, solution.y, solution.z], "target": solution.value}),

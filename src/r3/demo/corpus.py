@@ -3,12 +3,12 @@
 Each episode is what `r3 eval` would record for a careless model whose reflections are of uneven quality:
 
 - **first attempt** (`CorpusMix.first_attempts`): "solve_or_wrong" (the committed demo model) is a real solution
-  with probability `p_solve`, otherwise a wrong equation over the right numbers. Two variants were built and
+  with probability `p_solve`, otherwise a wrong equation over the right numbers. Three variants were built and
   measured (docs/demo.md) and are kept so that the measurement can be repeated: "greedy", a random first step then
   the second step that reaches the target if that first step allows one (right on about 28% of puzzles, against 9%
-  for a uniformly random equation), and "greedy_worked", the same with the work shown before the answer
-  ("First 4 * 5 = 20 , then 20 + 3 = 23 . <answer> ( 4 * 5 ) + 3 </answer>", results computed honestly). A solved
-  episode ends there;
+  for a uniformly random equation); "greedy_worked", the same with the work shown before the answer ("First 4 * 5
+  = 20 , then 20 + 3 = 23 . <answer> ( 4 * 5 ) + 3 </answer>", results computed honestly); and "worked", the
+  solve_or_wrong choice written out like a full hint that always states the target. A solved episode ends there;
 - **reflection** on a failed attempt, one of four kinds:
   generic ("I was careless ."), restating the error ("( 4 + 5 ) * 3 = 27 , not 23 ."), a partial hint
   ("First 4 * 5 = 20 .") or a full hint ("First 4 * 5 = 20 , then 20 + 3 = 23 ."); hints describe a real solution;
@@ -61,7 +61,7 @@ class CorpusMix:
     of a batch are worked-solution chats (`worked_solutions`), `worked_per_chat` puzzles each."""
 
     first_attempts: str = "solve_or_wrong"  # one of FIRST_ATTEMPTS
-    p_solve: float = 0.4  # for "solve_or_wrong"
+    p_solve: float = 0.4  # for "solve_or_wrong" and "worked"
     reflection_weights: tuple[float, float, float, float] = (0.45, 0.20, 0.15, 0.20)  # as REFLECTION_KINDS
     p_follow_full: float = 0.9
     p_complete_partial: float = 0.6
@@ -88,15 +88,9 @@ def steps(solution: Solution, result: int) -> str:
     return f"{first_step(solution)} , then {solution.middle} {solution.op2} {solution.z} = {result} ."
 
 
-def worked_answer(solution: Solution) -> str:
-    """A first attempt that shows its work ("greedy_worked"): both steps, computed honestly, then the equation.
-
-    "First 4 + 5 = 9 , then 9 * 3 = 27 . <answer> ( 4 + 5 ) * 3 </answer>". Tried because a model trained on bare
-    greedy answers chose the right second operator after a usable first step 39% of the time (chance: 33%): it
-    cannot compute the middle result silently. Written out, the middle result is in context; measured, that raised
-    it only to 45% (docs/demo.md).
-    """
-    return f"{steps(solution, solution.value)} {answer(solution)}"
+def worked_answer(solution: Solution, result: int) -> str:
+    """An attempt that shows its work: both steps, the second stated to give `result`, then the equation."""
+    return f"{steps(solution, result)} {answer(solution)}"
 
 
 def careless(rng: random.Random, puzzle: Puzzle, avoid: Solution | None = None) -> Solution:
@@ -122,21 +116,19 @@ def greedy(rng: random.Random, puzzle: Puzzle) -> Solution:
     return Solution(x, op1, y, rng.choice(hits) if hits else rng.choice(OPS), z)
 
 
-def slipped_work(solution: Solution, target: int) -> str:
-    """The work of a careless attempt ("worked"): the first step right, then a slip that claims the target.
-
-    "First 4 + 5 = 9 , then 9 * 3 = 23 . <answer> ( 4 + 5 ) * 3 </answer>": what a solver that writes the steps
-    but does not check them produces, and what the demo model's own hints look like when they are wrong.
-    """
-    return f"{steps(solution, target)} {answer(solution)}"
-
-
 def attempt_text(attempt: Solution, puzzle: Puzzle, mix: CorpusMix) -> str:
-    """A first attempt as the corpus writes it (see `CorpusMix.first_attempts`)."""
+    """A first attempt as the corpus writes it (see `CorpusMix.first_attempts`).
+
+    "greedy_worked" states the results honestly ("First 4 + 5 = 9 , then 9 * 3 = 27 . <answer> ..."): tried because
+    a model trained on bare greedy answers chose the right second operator after a usable first step 39% of the time
+    (chance: 33%), as if it could not compute the middle result silently; written out, 45% (docs/demo.md).
+    "worked" always states the target, as a full hint does: right for a solution, a slip otherwise ("First 4 + 5 =
+    9 , then 9 * 3 = 23 . <answer> ..."), which is what the demo model's own hints look like when they are wrong.
+    """
     if mix.first_attempts == "greedy_worked":
-        return worked_answer(attempt)
+        return worked_answer(attempt, attempt.value)
     if mix.first_attempts == "worked":
-        return worked_answer(attempt) if attempt.value == puzzle.target else slipped_work(attempt, puzzle.target)
+        return worked_answer(attempt, puzzle.target)
     return answer(attempt)
 
 
