@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"torch threads (default: {defaults.threads}; a tiny model gains nothing from more)")
     parser.add_argument("--attempt-tokens", type=int, default=defaults.attempt_tokens,
                         help=f"max new tokens of an attempt (default: {defaults.attempt_tokens}; 48 for a demo model "
-                        "built with --first-attempts greedy_worked)")
+                        "whose attempts show their work: built with --first-attempts greedy_worked or worked)")
     parser.add_argument("--control", action="store_true",
                         help="also train and evaluate the control arm (reflection left out, same budget)")
     parser.add_argument("--overwrite", action="store_true", help="delete --out and start again")
