@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/mining_adaptive.py                      # simulated models + real tiny-model runs
     .venv/bin/python benchmarks/mining_adaptive.py --skip-real --queries 5000
 
-Part 1 (simulated): `r3.mining.simulate.SimulatedGenerator` fails each sample with a known probability, with token
+Part 1 (simulated): `SimulatedGenerator` (the test double in tests/mining/simulate.py) fails each sample with a known probability, with token
 counts around 150 (success) / 220 (failure). For overall failure rates of 10%, 50% and 90% it runs the real miner
 and store twice on the same queries, adaptive and fixed (all 64 samples at once), and reports samples and tokens
 drawn, their ratio, and whether both kept the same queries with the same failures (they must: per-sample seeds).
@@ -21,16 +21,19 @@ import argparse
 import hashlib
 import json
 import random
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from r3.mining import MiningConfig, MiningStore, RoundSchedule, expected_samples, mine, run_identity
-from r3.mining.simulate import CoinTask, SimulatedGenerator, coin_examples
 from r3.mining.store import read_ledger
 from r3.tasks.countdown import CountdownTask
 from r3.types import Verdict
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "mining"))  # the test double lives there
+from simulate import CoinTask, SimulatedGenerator, coin_examples  # noqa: E402
 
 RATES = (0.1, 0.5, 0.9)
 

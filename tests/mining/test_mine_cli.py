@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from simulate import SimulatedGenerator, coin_examples  # tests/mining/simulate.py
 
 import r3.generation
 from r3.cli import main
-from r3.mining.simulate import SimulatedGenerator, coin_examples
 
-TASK = "r3.mining.simulate:CoinTask"
+TASK = "simulate:CoinTask"
 
 
 @pytest.fixture

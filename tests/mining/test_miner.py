@@ -8,10 +8,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from simulate import CoinTask, SimulatedGenerator, UnseededSimulatedGenerator, coin_examples  # tests/mining
 
 from r3.errors import DataError, R3Error
 from r3.mining import MiningConfig, MiningStore, RoundSchedule, expected_samples, mine, run_identity, sample_seed
-from r3.mining.simulate import CoinTask, SimulatedGenerator, UnseededSimulatedGenerator, coin_examples
 from r3.types import SamplingParams
 
 MIXED = [0.0, 0.005, 0.02, 0.1, 0.3, 0.5, 0.9, 1.0]
