@@ -1,4 +1,4 @@
-"""A simulated model whose failure probability per query is known, for tests and benchmarks of mining.
+"""A simulated model whose failure probability per query is known: a test double for mining tests and benchmarks.
 
 `CoinTask` is a task whose examples carry their own failure probability `p_fail`; `SimulatedGenerator` answers
 "ok" or "fail" to its prompts, failing with that probability, with realistic token counts. With per-sample seeds
@@ -6,7 +6,10 @@
 is what a real backend with per-request seeds gives; `UnseededSimulatedGenerator` draws from one random stream
 shared by the whole run instead, like `transformers`' `generate` with a seed per call.
 
-    from r3.mining.simulate import CoinTask, SimulatedGenerator, coin_examples
+    from simulate import CoinTask, SimulatedGenerator, coin_examples   # tests/mining is on sys.path under pytest
+
+It lives under tests/ (not in the package) because it is a test double; benchmarks/mining_adaptive.py puts this
+folder on sys.path to use it. As a task name it is "simulate:CoinTask".
 """
 
 from __future__ import annotations
