@@ -1,6 +1,6 @@
-"""Build the demo model (demo_model/) from scratch: tokenizer, Llama of ~0.9M parameters, pretraining on r3's corpus.
+"""Build the demo model (src/r3/demo/model_files/) from scratch: tokenizer, Llama of ~0.9M parameters, pretraining on r3's corpus.
 
-    .venv/bin/python scripts/build_demo_model.py --out demo_model
+    .venv/bin/python scripts/build_demo_model.py            # writes src/r3/demo/model_files (package data)
 
 Deterministic: the same arguments give the same weights on the same torch build and thread count (--threads, 1 by
 default: the order of floating-point sums depends on it, and one thread also keeps its speed on a busy machine). The corpus is generated on the fly by
@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from r3.demo.corpus import FIRST_ATTEMPTS, CorpusMix, episodes, worked_chats
-from r3.demo.model import build_model, build_tokenizer, save
+from r3.demo.model import MODEL_DIR, build_model, build_tokenizer, save
 from r3.demo.pretrain import PretrainConfig, pretrain
 from r3.demo.task import DemoCountdownTask
 
@@ -31,7 +31,8 @@ VOCAB_EPISODES = 3000
 def main(argv: list[str] | None = None) -> int:
     defaults = PretrainConfig()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("demo_model"))
+    parser.add_argument("--out", type=Path, default=MODEL_DIR,
+                        help="output directory (default: the package's demo model, src/r3/demo/model_files)")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--steps", type=int, default=defaults.steps)
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)

@@ -177,7 +177,7 @@ def test_worked_solutions_are_right_and_in_the_pretrain_split():
 
 def test_default_corpus_is_the_one_the_committed_demo_model_was_built_from():
     """The committed weights are what scripts/build_demo_model.py produces with its defaults; that holds only while
-    the default corpus stays byte for byte the one they were trained on (recorded when demo_model/ was built)."""
+    the default corpus stays byte for byte the one they were trained on (recorded when src/r3/demo/model_files/ was built)."""
     import hashlib
     import json
 

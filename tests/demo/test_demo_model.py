@@ -1,15 +1,12 @@
-"""The demo model's tokenizer and the committed demo_model/ directory."""
-
-from pathlib import Path
+"""The demo model's tokenizer and the committed demo model (src/r3/demo/model_files/, package data)."""
 
 import pytest
 
 from r3.demo.corpus import CorpusMix, episodes
-from r3.demo.model import build_model, build_tokenizer, save
+from r3.demo.model import MODEL_DIR, build_model, build_tokenizer, save
 from r3.demo.pretrain import IGNORE, collate, encode
 from r3.demo.task import DemoCountdownTask
 
-REPO = Path(__file__).resolve().parents[2]
 TASK = DemoCountdownTask()
 
 
@@ -58,11 +55,11 @@ def test_saved_directory_loads_with_auto_classes(tokenizer, sample, tmp_path):
     assert AutoModelForCausalLM.from_pretrained(tmp_path).config.vocab_size == len(tokenizer)
 
 
-@pytest.mark.skipif(not (REPO / "demo_model" / "model.safetensors").exists(), reason="demo_model/ not built")
+@pytest.mark.skipif(not (MODEL_DIR / "model.safetensors").exists(), reason="demo model not built")
 def test_committed_demo_model_is_small_and_round_trips(sample):
     from transformers import AutoTokenizer
 
-    directory = REPO / "demo_model"
+    directory = MODEL_DIR
     assert sum(f.stat().st_size for f in directory.iterdir()) < 20 * 2**20
     loaded = AutoTokenizer.from_pretrained(directory)
     for e in sample[:20]:

@@ -9,7 +9,7 @@ from r3.demo.pipeline import DEFAULT_MODEL, DemoSettings, Paths, run_demo, stage
 from r3.errors import R3Error
 
 pytestmark = pytest.mark.skipif(not (DEFAULT_MODEL / "model.safetensors").exists(),
-                                reason="demo_model/ not built (scripts/build_demo_model.py)")
+                                reason="demo model not built (scripts/build_demo_model.py)")
 
 
 @pytest.fixture(scope="module")

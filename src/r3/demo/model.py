@@ -20,6 +20,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+MODEL_DIR = Path(__file__).resolve().with_name("model_files")
+"""The committed demo model (built by scripts/build_demo_model.py), shipped inside the package as package data so
+that `r3 demo` runs from a wheel as well as from a clone."""
+
 IM_START, IM_END, END_OF_TEXT, UNKNOWN = "<|im_start|>", "<|im_end|>", "<|endoftext|>", "<unk>"
 ANSWER_TAGS = ("<answer>", "</answer>")
 ROLES = ("system", "user", "assistant")

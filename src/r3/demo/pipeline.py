@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from r3.demo.model import MODEL_DIR
 from r3.demo.puzzles import distinct_puzzles
 from r3.demo.task import TASK_NAME
 from r3.errors import R3Error
@@ -28,7 +29,7 @@ from r3.errors import R3Error
 logger = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-DEFAULT_MODEL = REPO_ROOT / "demo_model"
+DEFAULT_MODEL = MODEL_DIR
 DEFAULT_RECIPE = REPO_ROOT / "configs" / "demo_cpu.yaml"
 SETTINGS_FILE = "demo.json"
 TIMINGS_FILE = "timings.json"
@@ -206,7 +207,7 @@ def _run_stages(settings: DemoSettings, overwrite: bool,
 
     if not (settings.model / "config.json").is_file():
         raise R3Error(f"no demo model at {settings.model}: build it with "
-                      "`python scripts/build_demo_model.py --out demo_model`")
+                      f"`python scripts/build_demo_model.py --out {MODEL_DIR}`")
     paths = Paths(settings.out)
     check_out(settings, paths, overwrite)
     write_data(settings, paths)

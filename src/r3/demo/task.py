@@ -4,7 +4,7 @@ The demo model is a ~1M-parameter model trained from scratch on a word-level voc
 instructions are a few words of that vocabulary. Everything else, including the strict verifier, is r3's own
 `CountdownTask`. Named wherever r3 takes a task as:
 
-    r3 eval --model demo_model --task r3.demo.task:DemoCountdownTask --data runs/demo/data/test.jsonl --out DIR
+    r3 eval --model src/r3/demo/model_files --task r3.demo.task:DemoCountdownTask --data runs/demo/data/test.jsonl --out DIR
 """
 
 from __future__ import annotations
