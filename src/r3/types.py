@@ -16,10 +16,31 @@ Message = dict[str, str]
 
 @dataclass(frozen=True)
 class Verdict:
-    """A verifier's answer: binary correctness and a short human-readable reason."""
+    """A verifier's answer: binary correctness and a short human-readable reason.
+
+    `error` marks a verdict the verifier could not reach (it raised or ran out of time): such a verdict is always
+    incorrect, and callers count them apart ("verifier errors: N") so that a broken reward is seen, not learned.
+    It defaults to False so that records written before it existed still load.
+    """
 
     correct: bool
     reason: str
+    error: bool = False
+
+
+@dataclass(frozen=True)
+class PromptTemplates:
+    """A user's wording for a task's turns; None keeps the task's own.
+
+    Each is a template in which `{field}` stands for the example's field of that name (only the task's known fields
+    are substituted, so JSON braces survive). In the reflection and retry instructions `{reason}` is the verifier's
+    reason for the failure, filled in when the conversation is built (`r3.conversation`).
+    """
+
+    system_prompt: str | None = None
+    prompt_template: str | None = None
+    reflection_instruction: str | None = None
+    retry_instruction: str | None = None
 
 
 @dataclass(frozen=True)

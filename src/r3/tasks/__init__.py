@@ -7,14 +7,19 @@ from __future__ import annotations
 
 import difflib
 import importlib
+from collections.abc import Mapping
 
 from r3.errors import R3Error
-from r3.tasks.base import Task
+from r3.tasks.base import Task, VerifierTimeout, verifier_errors
+from r3.tasks.options import FreeOption
+from r3.tasks.verify_file import verify_file
+from r3.types import PromptTemplates
 
 # name -> "module:Class", imported on first use so that `r3 tasks` stays fast.
 TASKS: dict[str, str] = {
     "countdown": "r3.tasks.countdown:CountdownTask",
     "function_calling": "r3.tasks.function_calling:FunctionCallingTask",
+    "gsm8k": "r3.tasks.gsm8k:GSM8KTask",
     "math": "r3.tasks.math:MathTask",
 }
 
@@ -31,12 +36,16 @@ def _import(spec: str) -> type[Task]:
     return cls
 
 
-def get_task(name: str) -> Task:
-    """A task instance by registry name or by `package.module:ClassName`."""
-    if name in TASKS:
-        return _import(TASKS[name])()
-    if ":" in name:
-        return _import(name)()
+def get_task(name: str, options: Mapping[str, object] | None = None, *, columns: Mapping[str, str] | None = None,
+             prompts: PromptTemplates | None = None) -> Task:
+    """A task instance by registry name or by `package.module:ClassName`, with its options, column mapping and
+    prompt templates applied (each checked here: an unknown option, value, field or template variable is an R3Error).
+    """
+    if name in TASKS or ":" in name:
+        cls = _import(TASKS.get(name, name))
+        if options is None and columns is None and prompts is None:
+            return cls()  # a user task whose __init__ takes no arguments keeps working
+        return cls(options, columns=columns, prompts=prompts)
     close = difflib.get_close_matches(name, TASKS, n=3)
     hint = f" Did you mean {', '.join(close)}?" if close else ""
     raise R3Error(f"unknown task '{name}'. Available: {', '.join(sorted(TASKS))}.{hint}")
@@ -46,4 +55,5 @@ def task_names() -> list[str]:
     return sorted(TASKS)
 
 
-__all__ = ["TASKS", "Task", "get_task", "task_names"]
+__all__ = ["TASKS", "FreeOption", "PromptTemplates", "Task", "VerifierTimeout", "get_task", "task_names",
+           "verifier_errors", "verify_file"]

@@ -1,24 +1,42 @@
-"""The interface every task implements: load examples, build the first prompt, hold instructions, verify.
+"""The interface every task implements: load examples, build the first prompt, hold instructions, check answers.
 
-A task is a small class. To add one, subclass `Task`, set the class attributes, implement `normalize`, `prompt` and
-`verify`, and either register it in `r3.tasks.TASKS` or name it as `package.module:ClassName` wherever r3 accepts a
-task name (see docs/tasks.md).
+A task is a small class. To add one, subclass `Task`, set the class attributes, implement `normalize` and `check`
+(and `prompt` or just a `prompt_template`), and either register it in `r3.tasks.TASKS` or name it as
+`package.module:ClassName` wherever r3 accepts a task name (see docs/tasks.md).
+
+Why `verify` is concrete: in RL the verifier is the whole reward, and a verifier that raises ends a training run.
+`Task.verify` calls the task's `check` and turns any exception into an incorrect verdict marked `error=True`, so
+"verifiers never raise" is held by the base class, not by the habit of each task. A user task written before this
+split (overriding `verify` itself) is wrapped the same way when its class is created.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 from r3.data import load_rows
-from r3.errors import DataError, R3Error
-from r3.types import Message, Verdict
+from r3.errors import DataError, R3Error, shorten
+from r3.tasks.options import OptionSpec, resolve_options
+from r3.tasks.templates import REASON, check_template, render
+from r3.types import Message, PromptTemplates, Verdict
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_REFLECTION_INSTRUCTION = (
     "You tried solving the problem and got the wrong answer. Reflect on what went wrong and write a short "
     "explanation that will help you do better next time."
 )
 DEFAULT_RETRY_INSTRUCTION = "Now try the problem again, using your reflection."
+LOGGED_ERRORS = 5  # verifier errors logged in full per task instance; the rest are only counted
+
+
+class VerifierTimeout(Exception):
+    """Raised by a task's `check` that gave up after its time bound; `verify` turns it into an error verdict."""
 
 
 class Task(ABC):
@@ -29,15 +47,59 @@ class Task(ABC):
         fields: the columns an example must have.
         default_source: hub id used when the user gives no data source.
         default_split: split used with a hub id when the user gives none.
+        system_prompt / prompt_template: the first attempt's turns, `{field}` = the example's fields.
         reflection_instruction / retry_instruction: the user turns that ask for a reflection and for a retry.
+        options: each option's valid values, the first being the default (see `r3.tasks.options`).
+
+    Constructor arguments (all optional, so `TaskClass()` keeps working):
+        options: option name -> value, checked against `options`.
+        columns: task field -> dataset column ("id" names the problem-id column), applied to each raw row.
+        prompts: `PromptTemplates` replacing the class's wording (None entries keep it).
     """
 
     name: ClassVar[str]
     fields: ClassVar[tuple[str, ...]]
     default_source: ClassVar[str | None] = None
     default_split: ClassVar[str] = "train"
-    reflection_instruction: ClassVar[str] = DEFAULT_REFLECTION_INSTRUCTION
-    retry_instruction: ClassVar[str] = DEFAULT_RETRY_INSTRUCTION
+    system_prompt: str | None = None
+    prompt_template: str | None = None
+    reflection_instruction: str = DEFAULT_REFLECTION_INSTRUCTION
+    retry_instruction: str = DEFAULT_RETRY_INSTRUCTION
+    options: ClassVar[Mapping[str, OptionSpec]] = MappingProxyType({})
+    template_fields: ClassVar[tuple[str, ...]] = ("id",)
+    """Fields a template may name besides `fields` (optional columns the task knows)."""
+
+    task_options: Mapping[str, str] = MappingProxyType({})
+    columns: Mapping[str, str] = MappingProxyType({})
+    _templates: PromptTemplates = PromptTemplates()
+
+    def __init__(self, options: Mapping[str, object] | None = None, *, columns: Mapping[str, str] | None = None,
+                 prompts: PromptTemplates | None = None):
+        self.task_options = MappingProxyType(resolve_options(self.name, self.options, options))
+        self.columns = MappingProxyType(_check_columns(self.name, columns))
+        check_column_fields(type(self), self.columns)
+        self._templates = prompts or PromptTemplates()
+        self._errors_seen = 0
+        known = {*self.fields, *self.template_fields, *self.columns}
+        for what in ("system_prompt", "prompt_template", "reflection_instruction", "retry_instruction"):
+            template = getattr(self._templates, what)
+            if template is None:
+                continue
+            allowed = known | {REASON} if what.endswith("instruction") else known
+            check_template(what, template, allowed, self.name)
+            setattr(self, what, template)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Protect a subclass that overrides `verify` (the interface before `check`): its verify becomes `check`."""
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("verify")
+        if own is None:
+            return
+        if getattr(cls.check, "__isabstractmethod__", False):
+            cls.check = own
+            cls.verify = Task.verify
+        else:
+            cls.verify = _guarded(own)
 
     @abstractmethod
     def normalize(self, row: dict[str, Any]) -> dict[str, Any]:
@@ -48,12 +110,55 @@ class Task(ABC):
         """
 
     @abstractmethod
-    def prompt(self, example: dict[str, Any]) -> list[Message]:
-        """Chat messages of the first attempt."""
+    def check(self, example: dict[str, Any], completion: str) -> Verdict:
+        """Judge a completion. Pure and bounded in time and memory; may raise (`verify` turns that into a verdict)."""
 
-    @abstractmethod
     def verify(self, example: dict[str, Any], completion: str) -> Verdict:
-        """Judge a completion. Pure, bounded in time and memory, and never raises, whatever `completion` holds."""
+        """`check`, with any exception or time-out turned into an incorrect verdict (`error=True`) naming it."""
+        try:
+            verdict = self.check(example, completion)
+        except VerifierTimeout as error:
+            return self._error_verdict(example, f"verifier timed out ({error})")
+        except Exception as error:  # noqa: BLE001 - whatever a verifier does, the run gets a verdict
+            return self._error_verdict(example, f"verifier error: {type(error).__name__}: {shorten(str(error), 120)}")
+        if not isinstance(verdict, Verdict):
+            return self._error_verdict(example, f"verifier error: check returned {type(verdict).__name__}")
+        return verdict
+
+    def _error_verdict(self, example: Any, reason: str) -> Verdict:
+        seen = getattr(self, "_errors_seen", 0) + 1
+        self._errors_seen = seen
+        if seen <= LOGGED_ERRORS:
+            logger.warning("task %s: %s on example %s%s", getattr(self, "name", "?"), reason, shorten(example, 200),
+                           " (further verifier errors are only counted)" if seen == LOGGED_ERRORS else "")
+        return Verdict(False, reason, error=True)
+
+    def prompt(self, example: dict[str, Any]) -> list[Message]:
+        """Chat messages of the first attempt: the system prompt (if any) and the rendered `prompt_template`."""
+        if self.prompt_template is None:
+            raise NotImplementedError(f"task '{self.name}' has neither a prompt_template nor its own prompt()")
+        values = functools.partial(self.template_value, example)
+        messages = [{"role": "system", "content": render(self.system_prompt, values)}] if self.system_prompt else []
+        messages.append({"role": "user", "content": render(self.prompt_template, values)})
+        return messages
+
+    def template_value(self, example: dict[str, Any], field: str) -> str | None:
+        """How `{field}` appears in a prompt: the example's value as text (None leaves the variable as written)."""
+        if field == REASON or field not in example:
+            return None
+        value = example[field]
+        return value if isinstance(value, str) else str(value)
+
+    def instructions(self, example: dict[str, Any]) -> tuple[str, str]:
+        """The reflection and retry instructions with the example's fields filled in (`{reason}` kept)."""
+        values = functools.partial(self.template_value, example)
+        return render(self.reflection_instruction, values), render(self.retry_instruction, values)
+
+    def identity(self) -> dict[str, Any]:
+        """What makes two runs use the same task: name, options, column mapping and templates (for run identity)."""
+        templates = {key: value for key, value in vars(self._templates).items() if value is not None}
+        return {"task": self.name, "class": f"{type(self).__module__}:{type(self).__qualname__}",
+                "options": dict(self.task_options), "columns": dict(self.columns), "templates": templates}
 
     def problem_id(self, example: dict[str, Any], index: int) -> str:
         """A stable id for an example: its `id` column when it has one, else its position."""
@@ -69,11 +174,61 @@ class Task(ABC):
         return [self.normalize_row(row, loaded.source, label) for row, label in zip(loaded.rows, loaded.labels)]
 
     def normalize_row(self, row: dict[str, Any], source: str, label: str) -> dict[str, Any]:
-        """`normalize` with the source and row label added to any error."""
+        """`normalize` of the row with the column mapping applied, the source and row label added to any error."""
         try:
-            return self.normalize(row)
+            return self.normalize(self.map_columns(row))
         except DataError as error:
             raise error.at(source=source, row=label) from None
+
+    def map_columns(self, row: dict[str, Any]) -> dict[str, Any]:
+        """The row with each mapped column copied to its task field (the original column is kept)."""
+        if not self.columns:
+            return row
+        mapped = dict(row)
+        for field, column in self.columns.items():
+            if column not in row:
+                raise DataError(f"column '{column}' (mapped to field '{field}') is not in the row; its columns: "
+                                f"{shorten(sorted(row), 120)}", field=column)
+            mapped[field] = row[column]
+        return mapped
+
+
+def verifier_errors(verdicts: Iterable[Verdict]) -> int:
+    """How many verdicts are verifier errors (raised or timed out), for "verifier errors: N" in summaries."""
+    return sum(1 for verdict in verdicts if getattr(verdict, "error", False))
+
+
+def _guarded(verify: Any) -> Any:
+    """A legacy `verify` override wrapped like `Task.verify` wraps `check`."""
+
+    @functools.wraps(verify)
+    def guarded(self: Task, example: dict[str, Any], completion: str) -> Verdict:
+        try:
+            verdict = verify(self, example, completion)
+        except Exception as error:  # noqa: BLE001 - whatever a verifier does, the run gets a verdict
+            return self._error_verdict(example, f"verifier error: {type(error).__name__}: {shorten(str(error), 120)}")
+        if not isinstance(verdict, Verdict):
+            return self._error_verdict(example, f"verifier error: verify returned {type(verdict).__name__}")
+        return verdict
+
+    return guarded
+
+
+def _check_columns(task_name: str, columns: Mapping[str, str] | None) -> dict[str, str]:
+    if columns is None:
+        return {}
+    if not isinstance(columns, Mapping) or not all(isinstance(k, str) and isinstance(v, str)
+                                                    for k, v in columns.items()):
+        raise R3Error(f"columns of task '{task_name}' must map field names to column names, got {columns!r:.80}")
+    return dict(columns)
+
+
+def check_column_fields(task: type[Task], columns: Mapping[str, str]) -> None:
+    """R3Error for a mapping whose key is not a field of the task (a typo would otherwise be silently ignored)."""
+    known = {*task.fields, *task.template_fields}
+    for field in columns:
+        if field not in known:
+            raise R3Error(f"columns: task '{task.name}' has no field '{field}'; its fields: {', '.join(sorted(known))}")
 
 
 def require(row: dict[str, Any], field: str) -> Any:

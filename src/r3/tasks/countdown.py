@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from r3.errors import DataError, shorten
 from r3.tasks.base import DEFAULT_REFLECTION_INSTRUCTION, Task, require
 from r3.tasks.countdown_expr import judge_completion
-from r3.types import Message, Verdict
+from r3.types import Verdict
 
 logger = logging.getLogger(__name__)
 
@@ -74,17 +74,7 @@ class CountdownTask(Task):
         example["target"] = int(target)
         return example
 
-    def prompt(self, example: dict[str, Any]) -> list[Message]:
-        messages = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
-        messages.append({"role": "user", "content": self.format_prompt(example)})
-        return messages
-
-    def format_prompt(self, example: dict[str, Any]) -> str:
-        """The first attempt's user message (override to change more than the template)."""
-        nums = "[" + ", ".join(str(value) for value in example["nums"]) + "]"
-        return self.prompt_template.format(nums=nums, target=example["target"])
-
-    def verify(self, example: dict[str, Any], completion: str) -> Verdict:
+    def check(self, example: dict[str, Any], completion: str) -> Verdict:
         """Judge the last `<answer>...</answer>` of `completion` (see `r3.tasks.countdown_expr`)."""
         try:
             return judge_completion(completion, example["nums"], example["target"])

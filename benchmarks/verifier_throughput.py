@@ -1,0 +1,124 @@
+"""Verdicts per second of each built-in verifier on real rows from ../shared/real (one process, one thread).
+
+    .venv/bin/python benchmarks/verifier_throughput.py                  # every task, 3 passes
+    .venv/bin/python benchmarks/verifier_throughput.py --tasks math --passes 5 --json-out runs/throughput.json
+
+Inputs (all real public data or real model output, see ../shared/real/SOURCES.md):
+- math: the 110 Qwen2.5-Math CoT responses with their MATH gold answers (`gt`);
+- gsm8k: the 100 GPT-3 GSM8K solutions (25 problems x 4 models), their final `A: N` line written as `#### N`,
+  judged with `answer_format=boxed_or_final` (plain `Task.verify` where the task has no options, i.e. before r3 had
+  gsm8k, the task is skipped);
+- function_calling: the 10 xLAM rows, each answered with its gold calls as a bare JSON list, inside `<tool_call>`
+  blocks, in xLAM's `{"tool_calls": [...]}` and with one argument changed (40 completions).
+The first pass includes start-up costs (math-verify imports, a worker process); later passes are steady state. It
+reports the median pass. Runs the same on the code before and after a change (`git stash` is not needed: check out
+the old tree elsewhere and point PYTHONPATH at its src/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import time
+from pathlib import Path
+
+from r3.tasks import get_task
+
+REAL = Path(__file__).resolve().parents[1] / ".." / "shared" / "real"
+
+
+def read(name: str) -> list[dict]:
+    with open(REAL / name, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def math_cases(task) -> list[tuple[dict, str]]:
+    return [(task.normalize({"problem": r["question"], "answer": r["gt"]}), r["response"])
+            for r in read("qwen25_math_cot_100_responses.jsonl")]
+
+
+def gsm8k_cases(task) -> list[tuple[dict, str]]:
+    cases = []
+    for row in read("gsm8k_gpt3_solutions_first25.jsonl"):
+        gold = row["ground_truth"].rsplit("A:", 1)[-1].strip()
+        example = task.normalize({"question": row["question"], "answer": f"...\n#### {gold}"})
+        for key in ("6b_finetuning", "6b_verification", "175b_finetuning", "175b_verification"):
+            cases.append((example, final_line_as_hashes(row[key]["solution"])))
+    return cases
+
+
+def final_line_as_hashes(solution: str) -> str:
+    """GPT-3's solutions end with `A: N`; GSM8K's own format (and r3's final-line option) is `#### N`."""
+    return re.sub(r"\nA:\s*([^\n]*)\s*$", r"\n#### \1", solution)
+
+
+def function_calling_cases(task) -> list[tuple[dict, str]]:
+    cases = []
+    for row in read("xlam_function_calling_60k_rows.jsonl"):
+        example = task.normalize(row)
+        gold = json.loads(row["answers"])
+        wrong = json.loads(row["answers"])
+        first = wrong[0]["arguments"]
+        if first:
+            key = next(iter(first))
+            first[key] = f"{first[key]}x"
+        cases += [(example, json.dumps(gold)),
+                  (example, "\n".join(f"<tool_call>{json.dumps(call)}</tool_call>" for call in gold)),
+                  (example, json.dumps({"tool_calls": gold})),
+                  (example, json.dumps(wrong))]
+    return cases
+
+
+BUILDERS = {"math": (math_cases, {}), "gsm8k": (gsm8k_cases, {"answer_format": "boxed_or_final"}),
+            "function_calling": (function_calling_cases, {})}
+
+
+def make_task(name: str, options: dict):
+    try:
+        return get_task(name, options) if options else get_task(name)
+    except TypeError:  # r3 before task options
+        return get_task(name)
+
+
+def measure(name: str, passes: int) -> dict | None:
+    builder, options = BUILDERS[name]
+    try:
+        task = make_task(name, options)
+    except Exception as error:  # noqa: BLE001 - a task this r3 does not have
+        return {"task": name, "skipped": f"{type(error).__name__}: {error}"}
+    cases = builder(task)
+    times, correct = [], 0
+    for _ in range(passes):
+        start = time.perf_counter()
+        verdicts = [task.verify(example, completion) for example, completion in cases]
+        times.append(time.perf_counter() - start)
+        correct = sum(v.correct for v in verdicts)
+    steady = statistics.median(times[1:]) if len(times) > 1 else times[0]
+    return {"task": name, "n": len(cases), "correct": correct, "first_pass_s": round(times[0], 3),
+            "median_pass_s": round(steady, 4), "verdicts_per_s": round(len(cases) / steady, 1),
+            "ms_per_verdict": round(1000 * steady / len(cases), 3)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tasks", nargs="*", default=list(BUILDERS))
+    parser.add_argument("--passes", type=int, default=3)
+    parser.add_argument("--json-out", type=Path)
+    args = parser.parse_args()
+    results = [measure(name, args.passes) for name in args.tasks]
+    print(f"{'task':18} {'n':>5} {'correct':>8} {'first pass s':>13} {'verdicts/s':>11} {'ms/verdict':>11}")
+    for r in results:
+        if "skipped" in r:
+            print(f"{r['task']:18} skipped ({r['skipped'][:80]})")
+            continue
+        print(f"{r['task']:18} {r['n']:>5} {r['correct']:>8} {r['first_pass_s']:>13} {r['verdicts_per_s']:>11}"
+              f" {r['ms_per_verdict']:>11}")
+    if args.json_out:
+        args.json_out.parent.mkdir(parents=True, exist_ok=True)
+        args.json_out.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
