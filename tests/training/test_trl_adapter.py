@@ -1,4 +1,4 @@
-"""Contract test for the private TRL methods r3 relies on (r3.training.trl_adapter).
+"""Contract test for the private TRL methods and trainer attributes r3 relies on (r3.training.trl_adapter).
 
 If this file fails after a TRL upgrade, r3's retries and online attempts would no longer sample the way TRL samples
 its completions: fix r3/training/trl_adapter.py before anything else.
@@ -21,8 +21,8 @@ from r3.training.config import load_config
 from r3.training.trainer import build_trainer
 
 
-def test_trl_is_the_pinned_version_with_the_expected_private_signatures() -> None:
-    assert trl.__version__ == trl_adapter.PINNED_TRL_VERSION
+def test_trl_is_the_supported_series_with_the_expected_private_signatures() -> None:
+    assert trl.__version__.startswith(trl_adapter.SUPPORTED_TRL_SERIES + ".")
     for name, expected in trl_adapter.EXPECTED_SIGNATURES.items():
         assert tuple(inspect.signature(getattr(GRPOTrainer, name)).parameters)[1:] == expected, name
     trl_adapter.check_trl()
@@ -42,6 +42,33 @@ def test_check_trl_fails_loudly_on_a_changed_signature(monkeypatch: pytest.Monke
         trl_adapter.check_trl()
 
 
+def test_trl_sets_and_reads_every_trainer_attribute_the_adapter_uses() -> None:
+    """Each attribute in TRAINER_ATTRIBUTES is set by GRPOTrainer.__init__ and read where r3 expects it to be read:
+    an attribute TRL kept setting but stopped reading would make r3's per-call overrides silently do nothing."""
+    init = inspect.getsource(GRPOTrainer.__init__)
+    for name in trl_adapter.TRAINER_ATTRIBUTES:
+        assert f"self.{name} = " in init, name
+    generate = inspect.getsource(GRPOTrainer._generate_single_turn)
+    for read in ("self.use_vllm", "self.vllm_generation.generate(", "generation_config=self.generation_config",
+                 "generation_kwargs=self.generation_kwargs", "self.eos_token_ids"):
+        assert read in generate, read
+    vllm_init = inspect.getsource(VLLMGeneration.__init__)
+    for name in trl_adapter.VLLM_ATTRIBUTES:
+        assert f"self.{name} = {name}" in vllm_init, name
+    assert "self.num_generations_eval = args.num_generations_eval or self.num_generations" in init
+
+
+def test_check_trainer_names_a_missing_vllm_attribute() -> None:
+    fake = type("FakeTrainer", (), {})()
+    fake.use_vllm, fake.eos_token_ids, fake.num_generations, fake.num_generations_eval = True, [1], 4, 4
+    fake.vllm_generation = VLLMGeneration.__new__(VLLMGeneration)  # no __init__: no sampling attributes yet
+    fake.vllm_generation.temperature = 1.0
+    with pytest.raises(R3Error, match="vllm_generation.max_completion_length"):
+        trl_adapter.check_trainer(fake)
+    fake.vllm_generation.max_completion_length = 16
+    trl_adapter.check_trainer(fake)  # generation_config / generation_kwargs are not needed on the vLLM path
+
+
 @pytest.fixture(scope="module")
 def trainer(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     base = tmp_path_factory.mktemp("adapter")
@@ -49,6 +76,21 @@ def trainer(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     config, training = load_config(write_config(base / "c.yaml", tiny_model_dir, data, base / "out",
                                                 max_completion_length=16))
     return build_trainer(config, training)
+
+
+def test_check_trainer_accepts_a_built_trainer(trainer) -> None:
+    assert trainer.use_vllm is False
+    trl_adapter.check_trainer(trainer)
+
+
+@pytest.mark.parametrize("name", [n for n, a in trl_adapter.TRAINER_ATTRIBUTES.items() if a.path != "vllm"])
+def test_check_trainer_fails_loudly_on_a_missing_or_retyped_attribute(trainer, name: str, monkeypatch) -> None:
+    monkeypatch.delattr(trainer, name)
+    with pytest.raises(R3Error, match=name):
+        trl_adapter.check_trainer(trainer)
+    monkeypatch.setattr(trainer, name, object(), raising=False)
+    with pytest.raises(R3Error, match=f"{name} to be a"):
+        trl_adapter.check_trainer(trainer)
 
 
 def test_tokenize_matches_the_chat_template(trainer) -> None:

@@ -1,18 +1,21 @@
-"""Every use of a private TRL attribute or method in r3 lives here, behind three functions.
+"""Every use of a private TRL method or undocumented trainer attribute in r3 lives here, behind a few functions.
 
 r3 retries inside a reward function and makes first attempts inside a rollout function, and both must sample from
 the *current* policy exactly as TRL samples its completions: the same backend (transformers generate, vLLM colocate
 or server), the same DeepSpeed ZeRO-3 / FSDP parameter gathering, the same chat templating. TRL has one method that
 does all of that, `GRPOTrainer._generate_single_turn`, and it is private: its signature changed in TRL 1.0, 1.10 and
-1.16. So TRL is pinned (pyproject.toml) and tests/training/test_trl_adapter.py checks these signatures and makes real
-calls, so an upgrade that breaks them fails there, loudly, instead of silently training on wrong data.
+1.16. So TRL is pinned to 1.16.x (pyproject.toml), `check_trl` checks the signatures before a trainer is built,
+`check_trainer` checks the attributes below on the built trainer, and tests/training/test_trl_adapter.py checks both
+and makes real calls, so an upgrade that breaks them fails there, loudly, instead of silently training on wrong data.
 
 Private TRL names used (trl 1.16.0, trl/trainer/grpo_trainer.py):
 - `_tokenize_prompts(prompts)` -> (prompt_ids, images, multimodal_fields)                              (line 1684)
 - `_generate_single_turn(prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False)`
   -> (completion_ids, logprobs)                                                                        (line 1763)
-- `generation_config` / `generation_kwargs` (transformers path) and `vllm_generation.temperature` /
-  `vllm_generation.max_completion_length` (vLLM path): the sampling settings those calls read.
+- the GRPOTrainer attributes in `TRAINER_ATTRIBUTES` (set in `GRPOTrainer.__init__`, documented nowhere), and
+  `vllm_generation.temperature` / `vllm_generation.max_completion_length` (`VLLM_ATTRIBUTES`), which r3 reads and
+  writes. Found with `grep -rnoE "trainer[.][a-z_]+" src/r3/training/`; the other attributes used there (`model`,
+  `args`, `state`, `accelerator`, `processing_class`, `train`, `save_model`) are transformers' public Trainer API.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import inspect
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from r3.errors import R3Error
@@ -30,12 +34,39 @@ from r3.types import Message
 logger = logging.getLogger(__name__)
 
 PINNED_TRL_VERSION = "1.16.0"
+"""The TRL release this module was written and tested against; pyproject.toml accepts any 1.16.x."""
+SUPPORTED_TRL_SERIES = "1.16"
 
 # name -> parameter names (without self) that r3 calls it with
 EXPECTED_SIGNATURES: dict[str, tuple[str, ...]] = {
     "_tokenize_prompts": ("prompts",),
     "_generate_single_turn": ("prompt_ids", "images", "multimodal_fields", "num_generations", "has_tool_images"),
 }
+
+
+@dataclass(frozen=True)
+class TrainerAttribute:
+    """A GRPOTrainer attribute r3 relies on: what for, its type, and on which generation path TRL sets it."""
+
+    use: str
+    type_name: str  # checked by class name, so that this module imports nothing heavy
+    path: str = "any"  # "any", "transformers" (use_vllm False) or "vllm"
+
+
+TRAINER_ATTRIBUTES: dict[str, TrainerAttribute] = {
+    "use_vllm": TrainerAttribute("read: which sampling settings `generate` overrides", "bool"),
+    "generation_config": TrainerAttribute(
+        "read, replaced for one call: the settings `_generate_single_turn` samples with", "GenerationConfig",
+        "transformers"),
+    "generation_kwargs": TrainerAttribute(
+        "read, replaced for one call: the kwargs that override the model's generation config", "dict", "transformers"),
+    "vllm_generation": TrainerAttribute("read: the vLLM backend holding VLLM_ATTRIBUTES", "VLLMGeneration", "vllm"),
+    "eos_token_ids": TrainerAttribute("read: the end-of-turn token of a placeholder completion", "list"),
+    "num_generations": TrainerAttribute("read: the group size of reflections (reward, online rollout)", "int"),
+    "num_generations_eval": TrainerAttribute("read: the group size during evaluation (online rollout)", "int"),
+}
+VLLM_ATTRIBUTES = ("temperature", "max_completion_length")
+"""Attributes of `trainer.vllm_generation` (trl.generation.vllm_generation.VLLMGeneration) read and replaced."""
 
 
 def check_trl() -> None:
@@ -48,11 +79,39 @@ def check_trl() -> None:
         found = tuple(inspect.signature(method).parameters)[1:] if method is not None else None
         if found != expected:
             raise R3Error(
-                f"trl {trl.__version__} is not supported: r3 needs GRPOTrainer.{name}{expected} (trl=="
-                f"{PINNED_TRL_VERSION}), found {found}. Install trl=={PINNED_TRL_VERSION}."
+                f"trl {trl.__version__} is not supported: r3 needs GRPOTrainer.{name}{expected} (trl "
+                f"{SUPPORTED_TRL_SERIES}.x), found {found}. Install 'trl>={SUPPORTED_TRL_SERIES},<1.17'."
             )
     if trl.__version__ != PINNED_TRL_VERSION:
         logger.warning("trl %s is installed; r3 is tested with trl==%s", trl.__version__, PINNED_TRL_VERSION)
+
+
+def check_trainer(trainer: Any) -> None:
+    """Raise R3Error unless a built GRPOTrainer has every attribute in `TRAINER_ATTRIBUTES` with the expected type.
+
+    Method signatures say nothing about instance attributes: a TRL release that renamed `generation_kwargs` would
+    let r3's per-call overrides silently stop applying. Call it once, right after the trainer is built.
+    """
+    import trl
+
+    def fail(what: str) -> None:
+        raise R3Error(f"trl {trl.__version__} is not supported: r3 needs GRPOTrainer.{what} (trl "
+                      f"{SUPPORTED_TRL_SERIES}.x). Install 'trl>={SUPPORTED_TRL_SERIES},<1.17'.")
+
+    use_vllm = getattr(trainer, "use_vllm", None)
+    path = "vllm" if use_vllm else "transformers"
+    for name, attribute in TRAINER_ATTRIBUTES.items():
+        if attribute.path not in ("any", path):
+            continue
+        if not hasattr(trainer, name):
+            fail(f"{name} ({attribute.use})")
+        found = type(getattr(trainer, name)).__name__
+        if found != attribute.type_name:
+            fail(f"{name} to be a {attribute.type_name}, found {found}")
+    if use_vllm:
+        for name in VLLM_ATTRIBUTES:
+            if not hasattr(trainer.vllm_generation, name):
+                fail(f"vllm_generation.{name}")
 
 
 def tokenize(trainer: Any, conversations: Sequence[Sequence[Message]]) -> list[list[int]]:
@@ -129,4 +188,5 @@ def placeholder_completion(trainer: Any) -> list[int]:
     return [trainer.eos_token_ids[0]]
 
 
-__all__ = ["PINNED_TRL_VERSION", "check_trl", "decode", "generate", "placeholder_completion", "tokenize"]
+__all__ = ["PINNED_TRL_VERSION", "check_trainer", "check_trl", "decode", "generate", "placeholder_completion",
+           "tokenize"]
