@@ -23,15 +23,7 @@ import random
 from collections.abc import Iterator
 from pathlib import Path
 
-IM_START, IM_END, END_OF_TEXT = "<|im_start|>", "<|im_end|>", "<|endoftext|>"
-SPECIAL_TOKENS = [END_OF_TEXT, IM_START, IM_END]
-
-CHAT_TEMPLATE = (
-    "{% for message in messages %}"
-    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
-)
+from r3.chatml import CHAT_TEMPLATE, END_OF_TEXT, IM_END, SPECIAL_TOKENS, render
 
 # Qwen2's pre-tokenizer regex (transformers' tokenization_qwen2.py): digits one by one, words with a leading space.
 QWEN2_PRETOKENIZE_REGEX = (
@@ -99,10 +91,10 @@ def tiny_corpus(num_problems: int = 300) -> list[str]:
     for _ in range(num_problems):
         task_lines = list(_countdown_lines(rng)) + list(_function_calling_lines(rng))
         reflection = rng.choice(_REFLECTIONS)
-        lines.append(
-            f"{IM_START}user\n{task_lines[0]}{IM_END}\n{IM_START}assistant\n{task_lines[1]}{IM_END}\n"
-            f"{IM_START}user\nReflect on what went wrong.{IM_END}\n{IM_START}assistant\n{reflection}{IM_END}\n"
-        )
+        lines.append(render([{"role": "user", "content": task_lines[0]},
+                             {"role": "assistant", "content": task_lines[1]},
+                             {"role": "user", "content": "Reflect on what went wrong."},
+                             {"role": "assistant", "content": reflection}]))
         lines.extend(task_lines[2:])
     lines.extend(sentence.strip() + "." for sentence in _PROSE.split("."))
     return lines
@@ -126,7 +118,7 @@ def build_tokenizer(vocab_size: int = 2048, max_length: int = 4096):
     backend.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
-        special_tokens=SPECIAL_TOKENS,
+        special_tokens=list(SPECIAL_TOKENS),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )

@@ -20,19 +20,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from r3.chatml import CHAT_TEMPLATE, END_OF_TEXT, IM_END, IM_START
+
 MODEL_DIR = Path(__file__).resolve().with_name("model_files")
 """The committed demo model (built by scripts/build_demo_model.py), shipped inside the package as package data so
 that `r3 demo` runs from a wheel as well as from a clone."""
 
-IM_START, IM_END, END_OF_TEXT, UNKNOWN = "<|im_start|>", "<|im_end|>", "<|endoftext|>", "<unk>"
+UNKNOWN = "<unk>"
 ANSWER_TAGS = ("<answer>", "</answer>")
 ROLES = ("system", "user", "assistant")
-CHAT_TEMPLATE = (
-    "{% for message in messages %}"
-    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
-)
 # One piece per word, digit or symbol run, each with its optional leading space; lone spaces and newlines too.
 PIECE_REGEX = r" ?[A-Za-z]+| ?[0-9]| ?[^\sA-Za-z0-9]+|\n| "
 

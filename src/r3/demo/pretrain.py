@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from r3.chatml import ASSISTANT_HEADER, IM_END
 from r3.demo.corpus import CorpusMix, episodes, worked_chats
 from r3.tasks.base import Task
 from r3.types import Message
@@ -43,8 +44,8 @@ def encode(tokenizer, messages: Sequence[Message]) -> tuple[list[int], list[int]
     turn of every assistant message, IGNORE elsewhere."""
     text = tokenizer.apply_chat_template(list(messages), tokenize=False)
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-    header = tokenizer("<|im_start|>assistant\n", add_special_tokens=False)["input_ids"]
-    end_of_turn = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    header = tokenizer(ASSISTANT_HEADER, add_special_tokens=False)["input_ids"]
+    end_of_turn = tokenizer.convert_tokens_to_ids(IM_END)
     labels = [IGNORE] * len(ids)
     position = 0
     while position < len(ids):
