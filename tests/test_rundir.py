@@ -76,7 +76,7 @@ def test_second_process_is_refused_while_the_first_holds_the_run(tmp_path):
                                text=True)
     try:
         assert process.stdout.readline().strip() == "locked"  # tied to progress: the lock is held now
-        with pytest.raises(R3Error, match="in use by another r3 process") as error:
+        with pytest.raises(R3Error, match="in use by another process") as error:
             RunDir.open(tmp_path / "run", "test", {"model": "m"})
         assert "\n" not in str(error.value)
     finally:

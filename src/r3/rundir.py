@@ -196,7 +196,8 @@ class RunDir:
 
     @classmethod
     def check(cls, path: str | Path, kind: str, identity: dict[str, Any], *, overwrite: bool = False,
-              free: Iterable[str] = (), label: Callable[[str], str] = str) -> bool:
+              free: Iterable[str] = (), label: Callable[[str], str] = str,
+              work_files: Iterable[str] | None = None) -> bool:
         """Whether opening would resume (True) or start afresh (False); raises what `open` would refuse. Read-only:
         for refusing a run before a slow model load. `open` checks again under the lock."""
         path = Path(path).expanduser()
@@ -204,15 +205,17 @@ class RunDir:
         previous = _read_run_file(path, kind)
         if previous is None or overwrite:
             return False
-        return _decide(path, kind, previous, identity, set(free), label)
+        return _decide(path, kind, previous, identity, set(free), label, work_files)
 
     @classmethod
     def open(cls, path: str | Path, kind: str, identity: dict[str, Any], *, overwrite: bool = False,
-             free: Iterable[str] = (), label: Callable[[str], str] = str) -> RunDir:
+             free: Iterable[str] = (), label: Callable[[str], str] = str,
+             work_files: Iterable[str] | None = None) -> RunDir:
         """Create or resume the run of `kind` in `path` and lock it (see the module docstring for the rule).
 
         `free` names identity keys that may change between sessions (speed knobs such as batch_size); `label`
-        renders a key in messages (e.g. `--max-samples` for a CLI flag).
+        renders a key in messages (e.g. `--max-samples` for a CLI flag). `work_files` names the files whose content
+        means work was done (default: every file of the manifest); while they are empty, new arguments take over.
         """
         path = Path(path).expanduser()
         check_writable(path)
@@ -225,7 +228,7 @@ class RunDir:
         run = cls(path=path, kind=kind, identity=identity)
         run._acquire_lock()
         try:
-            run._start(_read_run_file(path, kind), overwrite, set(free), label)
+            run._start(_read_run_file(path, kind), overwrite, set(free), label, work_files)
         except BaseException:
             run.close()
             if created and not any(path.iterdir()):  # nothing of ours or anyone's: leave no empty folder behind
@@ -304,18 +307,18 @@ class RunDir:
         except OSError:
             self._lock.close()
             self._lock = None
-            raise R3Error(f"{self.path} is in use by another r3 process (it holds {LOCK_FILE}); wait for it to "
-                          "finish or choose another output directory") from None
+            raise R3Error(f"{self.path} is in use by another process (an r3 run holds {LOCK_FILE}); wait for it "
+                          "to finish or choose another output directory") from None
 
     def _start(self, previous: dict[str, Any] | None, overwrite: bool, free: set[str],
-               label: Callable[[str], str]) -> None:
+               label: Callable[[str], str], work_files: Iterable[str] | None) -> None:
         if previous is not None and overwrite:
             self._remove_owned(previous)
             previous = None
         if previous is not None:
             meta = previous[META_KEY]
             self.files, self.dirs = list(meta.get("files", [])), list(meta.get("dirs", []))
-            if _decide(self.path, self.kind, previous, self.identity, free, label):
+            if _decide(self.path, self.kind, previous, self.identity, free, label, work_files):
                 self.resumed = True
                 self.identity = {k: v for k, v in previous.items() if k != META_KEY}
                 logger.info("%s: resuming the %s run there", self.path, self.kind)
@@ -364,14 +367,15 @@ class RunDir:
 
 
 def _decide(path: Path, kind: str, previous: dict[str, Any], identity: dict[str, Any], free: set[str],
-            label: Callable[[str], str]) -> bool:
+            label: Callable[[str], str], work_files: Iterable[str] | None = None) -> bool:
     """True: same identity, resume. False: different, but the run wrote nothing yet. Else refuse (R3Error)."""
     recorded = {k: v for k, v in previous.items() if k != META_KEY}
     current = json.loads(json.dumps(identity, default=str))
     differences = describe_differences(recorded, current, free=free, label=label)
     if not differences:
         return True
-    if not _wrote_anything(path, previous[META_KEY]):
+    names = previous[META_KEY].get("files", []) if work_files is None else list(work_files)
+    if not any((path / _relative(n)).is_file() and (path / _relative(n)).stat().st_size > 0 for n in names):
         return False
     raise R3Error(f"{path} holds a {kind} run with other settings ({'; '.join(differences)}); rerun with the same "
                   "arguments to resume, or pass --overwrite (deletes only that run's files), or choose another "
@@ -389,7 +393,8 @@ def describe_differences(previous: dict[str, Any], current: dict[str, Any], *, f
             continue
         top = key.split(".")[0]
         name = label(top) + key[len(top):]
-        differing.append(f"{name} {shorten(new.get(key, '(absent)'), 60)} (was {shorten(old.get(key, '(absent)'), 60)})")
+        now, was = shorten(new.get(key, "(absent)"), 60), shorten(old.get(key, "(absent)"), 60)
+        differing.append(f"{name} {now} (was {was})")
     return differing
 
 
@@ -399,14 +404,6 @@ def _flatten(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
             yield from _flatten(item, f"{prefix}.{key}" if prefix else str(key))
     else:
         yield prefix, value
-
-
-def _wrote_anything(path: Path, meta: dict[str, Any]) -> bool:
-    for name in meta.get("files", []):
-        target = path / _relative(name)
-        if target.is_file() and target.stat().st_size > 0:
-            return True
-    return False
 
 
 def _read_run_file(path: Path, kind: str) -> dict[str, Any] | None:

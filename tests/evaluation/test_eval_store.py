@@ -88,7 +88,7 @@ def test_overwrite_starts_again_and_keeps_foreign_files(tmp_path, model_dir):
 
 def test_two_stores_on_one_directory_the_second_is_refused(tmp_path, model_dir):
     with EvalStore(tmp_path / "run", identity(model_dir, [{"q": 0}])):
-        with pytest.raises(R3Error, match="in use by another r3 process"):
+        with pytest.raises(R3Error, match="in use by another process"):
             EvalStore(tmp_path / "run", identity(model_dir, [{"q": 0}]))
 
 

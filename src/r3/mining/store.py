@@ -1,9 +1,11 @@
 """The resumable, append-only store of a mining run: DIR/run.json, DIR/failures.jsonl, DIR/progress.jsonl.
 
-Crash safety rests on one rule: a query is finished when, and only when, its line in `progress.jsonl` (the ledger)
-is complete. Every ledger line records `failures_end`, the size of `failures.jsonl` once that query's kept line
-(if any) was written. A commit writes the kept lines first, flushes and fsyncs them, then the ledger lines, and
-fsyncs again. Wherever a process dies (SIGKILL included), reopening the store:
+The directory itself (identity, lock, manifest, atomic writes, what `overwrite` deletes) is an `r3.rundir.RunDir`,
+shared with eval and forgetting; this module adds mining's own crash-safety rule on top of it: a query is finished
+when, and only when, its line in `progress.jsonl` (the ledger) is complete. Every ledger line records
+`failures_end`, the size of `failures.jsonl` once that query's kept line (if any) was written. A commit writes the
+kept lines first, flushes and fsyncs them, then the ledger lines, and fsyncs again. Wherever a process dies (SIGKILL
+included), reopening the store:
 
 1. drops a partial last line of the ledger (no newline, or not JSON);
 2. truncates `failures.jsonl` to the `failures_end` of the last complete ledger line, which removes a partial
@@ -11,28 +13,31 @@ fsyncs again. Wherever a process dies (SIGKILL included), reopening the store:
 3. checks that the kept lines are exactly the ledger's kept queries, once each.
 
 So a rerun redoes only uncommitted queries, and each query ends up exactly once in both files. `run.json` holds
-the arguments that decide what is mined; reopening with different ones is refused, naming them.
+the arguments that decide what is mined, the examples' hash and the model's file fingerprints (added here from the
+`model` argument): reopening with different ones is refused, naming them, unless no query was finished yet.
+
+API (small on purpose; sharding builds on it): `MiningStore.open(dir, identity, overwrite)`, `.ledger`, `.done`,
+`.commit(finished)`, `.write_stats(text)`, `.close()`; `read_ledger(dir)` for readers.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from r3.errors import R3Error
-
-try:  # advisory lock against two processes mining into one directory (POSIX only)
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None
+from r3.rundir import Appender, RunDir, dumps_line, fingerprint_model, read_json_lines, truncate
+from r3.rundir import write_atomic as _write_atomic
 
 logger = logging.getLogger(__name__)
 
+KIND = "mine"
 RUN_FILE, FAILURES_FILE, PROGRESS_FILE, STATS_FILE = "run.json", "failures.jsonl", "progress.jsonl", "stats.json"
+
+# Arguments whose value may change between a run and its resumption: they change speed, not what is mined.
+FREE_ARGUMENTS = frozenset({"batch_size", "progress", "out", "overwrite"})
 
 
 @dataclass(frozen=True)
@@ -52,30 +57,33 @@ class MiningStore:
     directory: Path
     run: dict[str, Any]
     ledger: dict[int, dict[str, Any]] = field(default_factory=dict)
-    _failures: BinaryIO | None = None
-    _progress: BinaryIO | None = None
-    _lock: BinaryIO | None = None
+    _dir: RunDir | None = None
+    _failures: Appender | None = None
+    _progress: Appender | None = None
 
     @classmethod
     def open(cls, directory: str | Path, run: dict[str, Any], overwrite: bool = False) -> MiningStore:
         """Open (creating or resuming) the run in `directory`; refuse one made with different arguments.
 
-        `overwrite` deletes the mining files already there (and nothing else) and starts again.
+        `overwrite` deletes the files of the mining run already there (and nothing else) and starts again.
+        A `model` argument adds the fingerprint of the model's files, so a replaced model directory is refused.
         """
+        identity = dict(run)
+        if "model" in identity and "model_files" not in identity:
+            identity["model_files"] = fingerprint_model(str(identity["model"]))
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        store = cls(directory=directory, run=run)
-        store._acquire_lock()
-        if overwrite:
-            for name in (RUN_FILE, FAILURES_FILE, PROGRESS_FILE, STATS_FILE):
-                (directory / name).unlink(missing_ok=True)
+        _refuse_foreign_files(directory)
+        rundir = RunDir.open(directory, KIND, identity, overwrite=overwrite, free=FREE_ARGUMENTS, label=_label,
+                             work_files=(PROGRESS_FILE,))
+        store = cls(directory=rundir.path, run=rundir.identity, _dir=rundir)
         try:
-            store._refuse_foreign_files()
+            rundir.claim(FAILURES_FILE, PROGRESS_FILE, STATS_FILE)
+            if not rundir.resumed:  # a fresh run, or one that finished no query yet: its files start empty
+                for name in (FAILURES_FILE, PROGRESS_FILE):
+                    truncate(directory / name, 0)
             store.ledger = store._recover()
-            store._check_run_file()
-            store._failures = open(directory / FAILURES_FILE, "ab")
-            store._progress = open(directory / PROGRESS_FILE, "ab")
-            _fsync_dir(directory)
+            store._failures = rundir.appender(FAILURES_FILE, repair=False)
+            store._progress = rundir.appender(PROGRESS_FILE, repair=False)
         except BaseException:
             store.close()  # release the lock at once, not when the store is garbage-collected
             raise
@@ -96,22 +104,23 @@ class MiningStore:
             if query.index in self.ledger:
                 raise ValueError(f"query {query.index} was already committed")
             if query.row is not None:
-                self._failures.write(_jsonl(query.row))
+                self._failures.write_raw(dumps_line(query.row))
                 end = self._failures.tell()
             entries.append({**query.ledger, "index": query.index, "problem_id": query.problem_id,
                             "kept": query.row is not None, "failures_end": end})
-        _flush(self._failures)
-        for entry in entries:
-            self._progress.write(_jsonl(entry))
-        _flush(self._progress)
+        self._failures.sync()
+        self._progress.append(entries)
         for entry in entries:
             self.ledger[entry["index"]] = entry
 
+    def write_stats(self, text: str) -> None:
+        """stats.json, atomically (the miner writes it at the end, also when interrupted)."""
+        _write_atomic(self.directory / STATS_FILE, text)
+
     def close(self) -> None:
-        for handle in (self._failures, self._progress, self._lock):
-            if handle is not None:
-                handle.close()
-        self._failures = self._progress = self._lock = None
+        if self._dir is not None:
+            self._dir.close()  # closes the appenders and releases the lock
+        self._dir = self._failures = self._progress = None
 
     def __enter__(self) -> MiningStore:
         return self
@@ -119,50 +128,16 @@ class MiningStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _acquire_lock(self) -> None:
-        self._lock = open(self.directory / ".lock", "ab")
-        if fcntl is None:
-            return
-        try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self._lock.close()
-            raise R3Error(f"{self.directory}: another process is mining into this directory") from None
-
-    def _refuse_foreign_files(self) -> None:
-        """Never touch a failures.jsonl or progress.jsonl that no r3 mining run (no run.json) wrote."""
-        if (self.directory / RUN_FILE).exists():
-            return
-        for name in (FAILURES_FILE, PROGRESS_FILE):
-            if (self.directory / name).exists():
-                raise R3Error(f"{self.directory} holds {name} but no {RUN_FILE}: not an r3 mining run; "
-                              "use another --out directory")
-
-    def _check_run_file(self) -> None:
-        """Write run.json, or compare with the one there. Before any query is finished, new arguments just win."""
-        path = self.directory / RUN_FILE
-        if path.exists():
-            try:
-                previous = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as error:
-                raise R3Error(f"{path}: cannot read the run's arguments: {error}") from None
-            differing = describe_differences(previous, self.run)
-            if not differing:
-                return
-            if self.ledger:
-                raise R3Error(f"{self.directory} holds a mining run with different arguments "
-                              f"({'; '.join(differing)}); rerun with the same arguments to resume, or use another "
-                              "--out directory (or --overwrite)")
-            logger.info("%s: no query was finished yet; starting again with the new arguments", self.directory)
-        write_atomic(path, json.dumps(self.run, indent=2, sort_keys=True) + "\n")
-
     def _recover(self) -> dict[int, dict[str, Any]]:
         """Read the ledger, cut partial lines, truncate failures.jsonl to what the ledger committed, check both."""
         progress_path, failures_path = self.directory / PROGRESS_FILE, self.directory / FAILURES_FILE
-        entries, good_size = _read_complete_lines(progress_path)
-        _truncate(progress_path, good_size)
+        entries, good_size = read_json_lines(progress_path)
+        truncate(progress_path, good_size)
         ledger: dict[int, dict[str, Any]] = {}
         for number, entry in enumerate(entries, start=1):
+            if not isinstance(entry.get("index"), int) or not isinstance(entry.get("failures_end"), int):
+                raise R3Error(f"{progress_path}, line {number}: not a ledger line (no integer 'index' and "
+                              "'failures_end'); the file was edited; use another --out directory")
             if entry["index"] in ledger:
                 raise R3Error(f"{progress_path}, line {number}: query {entry['index']} appears twice; "
                               "the file was edited by hand or written by two processes")
@@ -174,10 +149,11 @@ class MiningStore:
                           "the failures file was cut or edited; use another --out directory")
         if size > committed:
             logger.info("dropping %d uncommitted byte(s) at the end of %s", size - committed, failures_path)
-        _truncate(failures_path, committed)
-        rows, _ = _read_complete_lines(failures_path)
-        kept_rows = [row["mining"]["index"] for row in rows]
-        kept_ledger = [entry["index"] for entry in entries if entry["kept"]]
+        truncate(failures_path, committed)
+        rows, _ = read_json_lines(failures_path)
+        kept_rows = [row.get("mining", {}).get("index") if isinstance(row.get("mining"), dict) else None
+                     for row in rows]
+        kept_ledger = [entry["index"] for entry in entries if entry.get("kept")]
         if kept_rows != kept_ledger:
             raise R3Error(f"{failures_path} does not match {progress_path} (kept queries differ); "
                           "use another --out directory")
@@ -186,89 +162,26 @@ class MiningStore:
         return ledger
 
 
-# Arguments whose value may change between a run and its resumption: they change speed, not what is mined.
-FREE_ARGUMENTS = frozenset({"batch_size"})
+def _label(key: str) -> str:
+    return "data contents" if key == "data_sha256" else "--" + key.replace("_", "-")
 
 
-def describe_differences(previous: dict[str, Any], current: dict[str, Any]) -> list[str]:
-    """'--flag NEW (was OLD)' for every argument that differs between two runs' run.json contents."""
-    differing = []
-    for key in sorted(set(previous) | set(current)):
-        if key in FREE_ARGUMENTS or previous.get(key) == current.get(key):
-            continue
-        flag = "data contents" if key == "data_sha256" else "--" + key.replace("_", "-")
-        differing.append(f"{flag} {current.get(key)!r} (was {previous.get(key)!r})")
-    return differing
+def _refuse_foreign_files(directory: Path) -> None:
+    """Never touch a failures.jsonl or progress.jsonl that no r3 mining run (no run.json) wrote."""
+    if (directory / RUN_FILE).exists() or not directory.is_dir():
+        return
+    for name in (FAILURES_FILE, PROGRESS_FILE, STATS_FILE):
+        if (directory / name).exists() or (directory / name).is_symlink():
+            raise R3Error(f"{directory} holds {name} but no {RUN_FILE}: not an r3 mining run; "
+                          "use another --out directory")
 
 
 def read_ledger(directory: str | Path) -> list[dict[str, Any]]:
     """The complete ledger lines of a mining directory (read-only; a partial last line is ignored)."""
-    entries, _ = _read_complete_lines(Path(directory) / PROGRESS_FILE)
+    entries, _ = read_json_lines(Path(directory) / PROGRESS_FILE)
     return entries
 
 
-def _jsonl(record: dict[str, Any]) -> bytes:
-    return (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
-
-
-def _read_complete_lines(path: Path) -> tuple[list[dict[str, Any]], int]:
-    """Parse newline-terminated JSON lines, streaming; a partial or unparsable last line is left out.
-
-    Returns the records and the byte size of the good prefix. A bad line followed by more lines cannot come from a
-    crash (lines are only ever appended), so it is reported rather than dropped.
-    """
-    if not path.exists():
-        return [], 0
-    records, offset, bad = [], 0, None
-    with open(path, "rb") as handle:
-        for number, line in enumerate(handle, start=1):
-            if bad is not None:
-                raise R3Error(f"{path}, line {bad[0]}: corrupt line in the middle of the file ({bad[1]})")
-            try:
-                if not line.endswith(b"\n"):
-                    raise ValueError("no newline at its end")
-                record = json.loads(line)
-                if not isinstance(record, dict):
-                    raise ValueError("not a JSON object")
-            except ValueError as error:
-                bad = (number, error)
-                continue
-            records.append(record)
-            offset += len(line)
-    return records, offset
-
-
-def _truncate(path: Path, size: int) -> None:
-    if not path.exists() or path.stat().st_size == size:
-        return
-    with open(path, "r+b") as handle:
-        handle.truncate(size)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _flush(handle: BinaryIO) -> None:
-    handle.flush()
-    os.fsync(handle.fileno())
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the creation of the files themselves durable (POSIX); a no-op where directories cannot be opened."""
-    try:
-        descriptor = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - Windows
-        return
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
 def write_atomic(path: Path, text: str) -> None:
-    """Write a whole file so that readers see the old or the new contents, never a mix."""
-    temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    """Write a whole file so that readers see the old or the new contents, never a mix (see `r3.rundir`)."""
+    _write_atomic(Path(path), text)
