@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from r3.data import load_rows
+from r3.data import MAX_DEPTH, load_rows, normalize_rows, read_jsonl
 from r3.errors import DataError, R3Error
 from r3.tasks import get_task
 
@@ -62,9 +62,9 @@ def test_local_json_parquet_and_saved_dataset(tmp_path):
 
 
 def test_unsupported_file_type(tmp_path):
-    path = tmp_path / "rows.csv"
+    path = tmp_path / "rows.xlsx"
     path.write_text("a,b\n1,2\n", encoding="utf-8")
-    with pytest.raises(R3Error, match="unsupported file type '.csv'"):
+    with pytest.raises(R3Error, match="unsupported file type '.xlsx'"):
         load_rows(str(path))
 
 
@@ -103,3 +103,152 @@ def test_unknown_hub_id_offline_is_one_line(hub_offline):
         load_rows("nobody/no-such-dataset-r3", split="train", limit=3)
     message = str(error.value)
     assert "\n" not in message and message.startswith("'nobody/no-such-dataset-r3' is neither a local file nor")
+
+
+# ------------------------------------------------------------------ CSV and TSV
+
+
+def test_csv_and_tsv_load_like_jsonl(tmp_path):
+    csv_path = tmp_path / "rows.csv"
+    csv_path.write_text('id,nums,target,note\n1,"[3, 5, 7]",22,plain text\n2,"[1, 2]",3,"multi\nline, quoted"\n'
+                        "\n3,[4],4,\n", encoding="utf-8")
+    loaded = load_rows(str(csv_path))
+    assert loaded.rows == [{"id": 1, "nums": [3, 5, 7], "target": 22, "note": "plain text"},
+                           {"id": 2, "nums": [1, 2], "target": 3, "note": "multi\nline, quoted"},
+                           {"id": 3, "nums": [4], "target": 4, "note": None}]
+    assert loaded.labels == ["line 2", "line 3", "line 6"]  # the second row's quoted field spans two lines
+    tsv_path = tmp_path / "rows.tsv"
+    tsv_path.write_text("nums\ttarget\n[3, 5, 7]\t22\n", encoding="utf-8")
+    assert load_rows(str(tsv_path)).rows == [{"nums": [3, 5, 7], "target": 22}]
+    task = get_task("countdown")
+    assert task.load(str(tsv_path))[0]["target"] == 22
+
+
+def test_csv_row_with_wrong_field_count_names_the_line(tmp_path):
+    path = tmp_path / "rows.csv"
+    path.write_text("a,b\n1,2\n1,2,3\n4,5\n", encoding="utf-8")
+    with pytest.raises(DataError) as error:
+        load_rows(str(path))
+    assert str(error.value) == f"{path}, line 3: 3 fields, but the header names 2"
+    loaded = load_rows(str(path), skip_bad=True)
+    assert loaded.rows == [{"a": 1, "b": 2}, {"a": 4, "b": 5}] and loaded.skipped == 1
+
+
+def test_csv_bad_bytes_name_line_and_field(tmp_path):
+    path = tmp_path / "rows.csv"
+    path.write_bytes(b"a,b\n1,ok\n2,caf\xe9\n")
+    with pytest.raises(DataError, match=r"rows.csv, line 3, field 'b': not UTF-8"):
+        load_rows(str(path))
+    assert load_rows(str(path), skip_bad=True).rows == [{"a": 1, "b": "ok"}]
+
+
+# ------------------------------------------------------------------ rows that would crash a run later
+
+
+def test_non_utf8_line_names_file_and_line_and_is_skippable(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(json.dumps(ROWS[0]).encode() + b"\n" + b'{"query": "caf\xe9"}\n' + json.dumps(ROWS[1]).encode()
+                     + b"\n")
+    with pytest.raises(DataError) as error:
+        load_rows(str(path))
+    assert str(error.value).startswith(f"{path}, line 2: not UTF-8 text (byte 0xe9")
+    rows, labels, skipped = read_jsonl(path, skip_bad=True)
+    assert rows == ROWS[:2] and labels == ["line 1", "line 3"] and skipped == 1
+
+
+def test_a_wholly_non_utf8_file_is_one_line_naming_the_file(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes('{"query": "q"}\n'.encode("utf-16"))
+    with pytest.raises(DataError) as error:
+        load_rows(str(path))
+    assert str(error.value).startswith(f"{path}: not UTF-8 text (it starts with a UTF-16 byte-order mark)")
+    latin = tmp_path / "latin.jsonl"
+    latin.write_bytes('{"q": "é"}\n{"q": "è"}\n'.encode("latin-1"))
+    with pytest.raises(DataError, match=r"latin.jsonl: no readable line \(2 bad line\(s\) skipped; the first: "
+                                        "not UTF-8"):
+        load_rows(str(latin), skip_bad=True)
+
+
+def test_lone_surrogate_is_a_data_error_naming_the_field(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_text(json.dumps(ROWS[0]) + "\n" + '{"query": "smile \\ud83d", "tools": "[]"}\n', encoding="utf-8")
+    with pytest.raises(DataError) as error:
+        load_rows(str(path))
+    message = str(error.value)
+    assert message.startswith(f"{path}, line 2, field 'query': holds a lone surrogate '\\ud83d'")
+    message.encode("utf-8")  # the message itself can be printed and logged
+    loaded = load_rows(str(path), skip_bad=True)
+    assert loaded.rows == ROWS[:1] and loaded.skipped == 1
+    # a surrogate PAIR is a real character and loads
+    path.write_text('{"query": "smile \\ud83d\\ude00"}\n', encoding="utf-8")
+    assert load_rows(str(path)).rows == [{"query": "smile \U0001F600"}]
+    # and in a key, and deep inside a value
+    path.write_text('{"ok": {"x\\udc00": 1}}\n{"tools": [["\\udfff"]]}\n', encoding="utf-8")
+    with pytest.raises(DataError, match="line 1, field 'ok': holds a lone surrogate"):
+        load_rows(str(path))
+
+
+@pytest.mark.parametrize("depth", [MAX_DEPTH + 5, 100_000])
+def test_absurd_nesting_is_a_data_error_not_a_recursion_error(tmp_path, depth):
+    path = tmp_path / "rows.jsonl"
+    path.write_text(json.dumps(ROWS[0]) + "\n" + '{"query": ' + "[" * depth + "]" * depth + "}\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"rows.jsonl, line 2.*nested (too deeply|deeper than)"):
+        load_rows(str(path))
+    assert load_rows(str(path), skip_bad=True).rows == ROWS[:1]
+
+
+def test_normalize_rows_skips_and_counts_rows_a_task_rejects(tmp_path):
+    rows = [ROWS[0], {key: value for key, value in ROWS[1].items() if key != "query"}, ROWS[2]]
+    path = write_jsonl(tmp_path / "rows.jsonl", rows)
+    task = get_task("function_calling")
+    loaded = load_rows(str(path))
+    with pytest.raises(DataError, match="line 2, field 'query': missing required field"):
+        normalize_rows(loaded, task.normalize)
+    examples, skipped = normalize_rows(loaded, task.normalize, skip_bad=True)
+    assert [example["id"] for example in examples] == [0, 2] and skipped == 1
+
+
+# ------------------------------------------------------------------ split slicing of local files
+
+
+@pytest.mark.parametrize("split, expected", [
+    ("train[:2]", [0, 1]),
+    ("train[2:4]", [2, 3]),
+    ("train[-1:]", [4]),
+    ("train[:40%]", [0, 1]),
+    ("train[60%:]", [3, 4]),
+    ("test[:1]+test[-1:]", [0, 4]),  # a single file is one split: its name is not checked
+    ("train", [0, 1, 2, 3, 4]),
+])
+def test_local_files_slice_like_hub_splits(tmp_path, split, expected):
+    import datasets
+
+    path = write_jsonl(tmp_path / "rows.jsonl", ROWS)
+    assert [row["id"] for row in load_rows(str(path), split=split).rows] == expected
+    parquet = tmp_path / "rows.parquet"
+    datasets.Dataset.from_list(ROWS).to_parquet(str(parquet))
+    assert [row["id"] for row in load_rows(str(parquet), split=split).rows] == expected
+
+
+def test_split_slice_then_limit_and_labels_keep_the_file_lines(tmp_path):
+    path = write_jsonl(tmp_path / "rows.jsonl", ROWS)
+    loaded = load_rows(str(path), split="train[1:5]", limit=2)
+    assert [row["id"] for row in loaded.rows] == [1, 2] and loaded.labels == ["line 2", "line 3"]
+
+
+def test_a_bad_slice_is_one_line(tmp_path):
+    path = write_jsonl(tmp_path / "rows.jsonl", ROWS)
+    with pytest.raises(R3Error, match="cannot slice with split 'train\\[abc\\]'") as error:
+        load_rows(str(path), split="train[abc]")
+    assert "\n" not in str(error.value)
+
+
+def test_saved_dataset_dict_split_and_slice(tmp_path):
+    import datasets
+
+    saved = tmp_path / "saved"
+    datasets.DatasetDict({"train": datasets.Dataset.from_list(ROWS[:3]),
+                          "test": datasets.Dataset.from_list(ROWS[3:])}).save_to_disk(str(saved))
+    assert [row["id"] for row in load_rows(str(saved), split="train[1:]").rows] == [1, 2]
+    with pytest.raises(R3Error, match="no split 'validation'; it has test, train"):
+        load_rows(str(saved), split="validation")
