@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from r3.errors import R3Error
@@ -15,8 +13,8 @@ SETTINGS = {"model": "m", "task": "echo", "temperature": 0.0, "seed": 0}
 
 def episode(index: int) -> Episode:
     attempt = Attempt(text=f"a{index}", num_tokens=2, verdict=Verdict(True, "ok"))
-    return Episode(index=index, problem_id=f"p{index}", example={"q": index}, prompt=({"role": "user", "content": "q"},),
-                   attempts=(attempt,), reflections=())
+    return Episode(index=index, problem_id=f"p{index}", example={"q": index},
+                   prompt=({"role": "user", "content": "q"},), attempts=(attempt,), reflections=())
 
 
 @pytest.fixture
@@ -87,9 +85,9 @@ def test_overwrite_starts_again_and_keeps_foreign_files(tmp_path, model_dir):
 
 
 def test_two_stores_on_one_directory_the_second_is_refused(tmp_path, model_dir):
-    with EvalStore(tmp_path / "run", identity(model_dir, [{"q": 0}])):
-        with pytest.raises(R3Error, match="in use by another process"):
-            EvalStore(tmp_path / "run", identity(model_dir, [{"q": 0}]))
+    with EvalStore(tmp_path / "run", identity(model_dir, [{"q": 0}])), \
+            pytest.raises(R3Error, match="in use by another process"):
+        EvalStore(tmp_path / "run", identity(model_dir, [{"q": 0}]))
 
 
 @pytest.mark.parametrize("content, message", [
