@@ -96,25 +96,29 @@ def test_whole_json_wins_even_if_it_is_not_a_call(task):
 @pytest.mark.parametrize("completion, reason", [
     ("", "not valid JSON and no <tool_call> or fenced code block"),
     ("The weather in Paris, please: get_weather(city='Paris')", "not valid JSON and no <tool_call> or fenced"),
-    (f"Answer: {dumps([PARIS])}", "not valid JSON and no <tool_call> or fenced code block"),  # bare JSON in text
+    (f"Answer: {dumps([PARIS])} is my guess", "not valid JSON and no <tool_call> or fenced code block"),
+    (f"Answer: {dumps([PARIS])[:-1]}", "the JSON at the end is not valid"),  # prose, then broken JSON
     ("<tool_call>{'name': 'get_weather'}</tool_call>", "<tool_call> block 1 is not valid JSON"),
     (f"<tool_call>{dumps(PARIS)}</tool_call><tool_call>oops</tool_call>", "<tool_call> block 2 is not valid JSON"),
-    (f"<tool_call>{dumps(PARIS)}", "not valid JSON and no <tool_call> or fenced code block"),  # unclosed
+    (f"<tool_call>{dumps(ROME_F)}", "call 'get_weather': unexpected argument 'unit'"),  # unclosed: JSON at the end
+    (f"[{dumps(ROME_F)}, {dumps(PARIS)}", "the JSON at the end is not valid (it continues an unclosed list"),
     ("```json\n[{\"name\": \"get_weather\",]\n```", "fenced code block is not valid JSON"),
-    ("```json\n[1, 2]", "not valid JSON and no <tool_call> or fenced code block"),  # unclosed fence
+    ("```json\n[1, 2]", "call 1 is not an object"),  # unclosed fence: the JSON at the end counts
     ("42", "call 1 is not an object"),
     ("null", "call 1 is not an object"),
     (dumps([PARIS, "get_weather"]), "call 2 is not an object"),
     (dumps([{"arguments": {"city": "Paris"}}]), "call 1 has no 'name'"),
     (dumps([{"name": 3, "arguments": {}}]), "call 1: 'name' is not a string"),
-    (dumps([{"name": "get_weather"}]), "call 1 ('get_weather') has no 'arguments'"),
-    (dumps([{"name": "get_weather", "parameters": {"city": "Paris"}}]), "call 1 ('get_weather') has no 'arguments'"),
+    (dumps([{"name": "get_weather"}]), "call 1 ('get_weather') has no 'arguments' (or 'parameters')"),
+    (dumps([{"name": "get_weather", "parameters": {"city": "Paris"}, "arguments": {"city": "Paris"}}]),
+     "call 1 ('get_weather') has both 'arguments' and 'parameters'"),
     (dumps([{"name": "get_weather", "arguments": ["Paris"]}]), "call 1 ('get_weather'): 'arguments' is not an object"),
     (dumps([{"name": "get_weather", "arguments": "city=Paris"}]),
      "call 1 ('get_weather'): 'arguments' string is not valid JSON"),
     (dumps([{"name": "get_weather", "arguments": "[1]"}]), "call 1 ('get_weather'): 'arguments' is not an object"),
-    ('[{"name": "get_weather", "arguments": {"city": NaN}}]', "not valid JSON and no <tool_call> or fenced"),
-    ('[{"name": "get_weather", "arguments": {"city": 1e999}}]', "not valid JSON and no <tool_call> or fenced"),
+    ('[{"name": "get_weather", "arguments": {"city": NaN}}]', "the JSON at the end is not valid (NaN is not JSON)"),
+    ('[{"name": "get_weather", "arguments": {"city": Infinity}}]', "the JSON at the end is not valid"),
+    ('[{"name": "get_weather", "arguments": {"city": 1e999}}]', "call 'get_weather': argument 'city' is 1E+999"),
 ])
 def test_malformed(task, completion, reason):
     verdict = check(task, [PARIS], completion)

@@ -4,26 +4,30 @@ An example has `query` (the user's request), `tools` (a list of tool description
 and `answers` (the gold calls: a list of {"name", "arguments"}), plus an optional `id`. As in the public
 Salesforce/xlam-function-calling-60k set, `tools` and `answers` may be JSON-encoded strings.
 
-The normalized example keeps `tools` and `answers` as canonical JSON strings. Tool schemas and arguments differ from
-row to row, and Arrow (under `datasets`, and so TRL) would merge them into one struct type, filling absent keys with
-nulls and so changing the gold answers; strings travel through any dataset unchanged.
+The normalized example keeps `tools` and `answers` as JSON strings (a string given is kept as written, after it
+is checked, so that numbers keep their exact digits; a list is written with `json.dumps`). Tool schemas and
+arguments differ from row to row, and Arrow (under `datasets`, and so TRL) would merge them into one struct type,
+filling absent keys with nulls and so changing the gold answers; strings travel through any dataset unchanged.
 
-The verifier's rules are in `r3.tasks.function_calling_parse` (where calls are found, how values compare); on top of
-them a call to a tool that was not offered is incorrect.
+The verifier's rules are in `r3.tasks.function_calling_parse` (where calls are found in every common format, how
+values compare); on top of them a call to a tool that was not offered is incorrect. Option `match`: `exact` (the
+default, the paper's rule) or `bfcl` (BFCL's AST-checker rules, `r3.tasks.function_calling_bfcl`).
 
     r3 verify --task function_calling completions.jsonl
+    r3 verify --task function_calling --task-option match=bfcl completions.jsonl
 """
 
 from __future__ import annotations
 
 import json
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
 
 from r3.errors import DataError, R3Error, shorten
 from r3.tasks.base import Task, require
-from r3.tasks.function_calling_parse import MAX_DEPTH, CallError, check_calls, compare, depth, extract_calls
-from r3.types import Message, Verdict
+from r3.tasks.function_calling_bfcl import compare_bfcl
+from r3.tasks.function_calling_parse import CallError, check_calls, compare, extract_calls, loads
+from r3.types import Verdict
 
 PROMPT = """You can call the following tools. Each line describes one tool as JSON:
 <tools>
@@ -54,35 +58,42 @@ class FunctionCallingTask(Task):
     source_note = "a gated dataset: accept its terms on the hub and log in (`hf auth login`), or pass a local file"
     reflection_instruction = REFLECTION_INSTRUCTION
     retry_instruction = RETRY_INSTRUCTION
-    prompt_template = PROMPT  # placeholders {tools} and {query}; a subclass may change the wording
+    prompt_template = PROMPT  # variables {tools} (one JSON line per tool) and {query}
+    options: ClassVar = {"match": ("exact", "bfcl")}
 
     def normalize(self, row: dict[str, Any]) -> dict[str, Any]:
         query = require(row, "query")
         if not isinstance(query, str) or not query.strip():
             raise DataError(f"expected a non-empty string, got {shorten(query)}", field="query")
-        tools = decode_tools(require(row, "tools"))
-        answers = decode_answers(require(row, "answers"), {tool["name"] for tool in tools})
+        raw_tools, raw_answers = require(row, "tools"), require(row, "answers")
+        tools = decode_tools(raw_tools)
+        answers = decode_answers(raw_answers, {tool["name"] for tool in tools})
         example = dict(row)
-        example["tools"] = json.dumps(tools, ensure_ascii=False)
-        example["answers"] = json.dumps(answers, ensure_ascii=False)
+        example["tools"] = raw_tools if isinstance(raw_tools, str) else json.dumps(tools, ensure_ascii=False)
+        example["answers"] = raw_answers if isinstance(raw_answers, str) else json.dumps(answers, ensure_ascii=False)
         return example
 
-    def prompt(self, example: dict[str, Any]) -> list[Message]:
-        tools = "\n".join(json.dumps(tool, ensure_ascii=False) for tool in _tools(example["tools"]))
-        return [{"role": "user", "content": self.prompt_template.format(tools=tools, query=example["query"])}]
+    def template_value(self, example: dict[str, Any], field: str) -> str | None:
+        """`{tools}` is one JSON line per tool; other fields as the base class writes them."""
+        if field == "tools" and field in example:
+            return "\n".join(json.dumps(tool, ensure_ascii=False) for tool in json.loads(example["tools"]))
+        return super().template_value(example, field)
 
-    def verify(self, example: dict[str, Any], completion: str) -> Verdict:
+    def check(self, example: dict[str, Any], completion: str) -> Verdict:
         try:
             predicted = extract_calls(completion)
         except CallError as error:
             return Verdict(False, str(error))
-        except Exception as error:  # a verifier must never take down a training run; this would be a bug here
-            return Verdict(False, f"internal verifier error: {type(error).__name__}")
-        offered = {tool["name"] for tool in _tools(example["tools"])}
+        tools = _tools(example["tools"])
+        offered = {tool["name"] for tool in tools}
         for call in predicted:
             if call["name"] not in offered:
                 return Verdict(False, f"calls unknown tool {shorten(call['name'], 60)}")
-        difference = compare(predicted, _answers(example["answers"]))
+        gold = _answers(example["answers"])
+        if self.task_options.get("match") == "bfcl":
+            difference = compare_bfcl(predicted, gold, tools)
+        else:
+            difference = compare(predicted, gold)
         if difference is not None:
             return Verdict(False, difference)
         return Verdict(True, f"all {len(predicted)} call(s) match")
@@ -127,16 +138,24 @@ def decode_answers(value: Any, offered: set[str] | None = None) -> list[dict[str
 
 
 def _decode(value: Any, field: str) -> list[Any]:
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except (ValueError, RecursionError) as error:
-            raise DataError(f"not valid JSON ({str(error)[:60]}): {shorten(value)}", field=field) from None
+    """A JSON list, read as strictly as a completion (so gold numbers are exact and duplicate keys are errors)."""
+    if not isinstance(value, str):
+        value = _reencode(value, field)
+    try:
+        value = loads(value)
+    except ValueError as error:
+        raise DataError(f"not valid JSON ({str(error)[:60]}): {shorten(value)}", field=field) from None
     if not isinstance(value, list):
         raise DataError(f"expected a list (or a JSON string holding one), got {shorten(value)}", field=field)
-    if depth(value) > MAX_DEPTH:
-        raise DataError(f"nested deeper than {MAX_DEPTH} levels", field=field)
     return value
+
+
+def _reencode(value: Any, field: str) -> str:
+    """JSON text of an already decoded value (from Arrow or a JSON file), to be read back strictly."""
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as error:
+        raise DataError(f"not JSON-like ({str(error)[:60]}): {shorten(value)}", field=field) from None
 
 
 @lru_cache(maxsize=4096)

@@ -1,41 +1,53 @@
 """Extracting and comparing function calls: the strict, never-raising core of the function-calling verifier.
 
 Where the predicted calls are found (first rule that applies):
-1. the whole completion, if it parses as JSON;
-2. otherwise whichever ends later in the completion of
+1. after the last `[TOOL_CALLS]` marker (Mistral), if there is one: the JSON there;
+2. the whole completion, if it parses as JSON;
+3. otherwise whichever ends later in the completion of
+   - the last top-level JSON value, when the completion ends with one (prose, then the list or object);
    - the final run of `<tool_call>...</tool_call>` blocks: the last block, plus the blocks before it that are
      separated from it (and from each other) by whitespace only; each block holds one call or a list of calls, and
      the calls of the run are taken in order (so `<tool_call>A</tool_call> text <tool_call>B</tool_call>` is [B]);
    - the last fenced code block (three backticks, with or without a language tag such as `json`), fences paired
      from the start of the text;
-3. otherwise there is no answer.
-A single call object counts as a one-call list. Each call must be an object with a string `name` and an object
-`arguments` (a JSON string holding an object is accepted); other keys of a call are ignored.
+4. otherwise there is no answer.
+What is found may be a list of calls, a single call, or a container `{"tool_calls": [...]}` (xLAM, OpenAI). A call
+is `{"name": ..., "arguments": {...}}` (xLAM/APIGen), the same with `parameters` (Llama 3.1) or OpenAI's
+`{"type": "function", "function": {"name": ..., "arguments": "<JSON string>"}}`; `arguments` may be an object or a
+JSON string holding one; other keys of a call (`id`, `type`) are ignored.
+
+JSON is read strictly: a duplicate key anywhere is an error (the last one would otherwise silently win, so
+`{"name": "search", "name": "get_weather"}` could pass as either), NaN and Infinity are not JSON, and numbers are
+never floats: integers are `int` and the rest `Decimal`, so `5 == 5.0` but `5.000000000000000001 != 5` and
+`1e-400 != 0`.
 
 Comparison: the predicted calls must equal the gold calls as a multiset. Values are equal in JSON terms: numbers by
-value (5 == 5.0), booleans never equal numbers, strings exactly, lists in order, objects key by key.
+exact value, booleans never equal numbers, strings exactly, lists in order, objects key by key. (`match=bfcl`
+relaxes this, see `r3.tasks.function_calling_bfcl`.)
 
 Bounds: completions over `MAX_CHARS` characters, more than `MAX_CALLS` calls and values nested deeper than `MAX_DEPTH`
-are rejected; NaN, Infinity and out-of-range numbers are not JSON; every scan is linear. So any input gets an answer
-quickly, and nothing here raises except `CallError` (a rejected completion, carrying the short reason).
+are rejected; every scan is linear. So any input gets an answer quickly, and nothing here raises except `CallError`
+(a rejected completion, carrying the short reason).
 """
 
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections import Counter
 from collections.abc import Hashable
+from decimal import Decimal
 from typing import Any
 
 MAX_CHARS = 200_000  # about 50k tokens: longer than any generation budget r3 uses
 MAX_DEPTH = 64
 MAX_CALLS = 256
 
-_OPEN, _CLOSE, _FENCE = "<tool_call>", "</tool_call>", "```"
+_OPEN, _CLOSE, _FENCE, _MISTRAL = "<tool_call>", "</tool_call>", "```", "[TOOL_CALLS]"
 _FENCE_TAG = re.compile(r"[A-Za-z][\w.+-]*")
 _FENCE_RE = re.compile(re.escape(_FENCE))
+# text before a JSON value that shows the value is an element or member of an unclosed list or object
+_INSIDE_JSON = re.compile(r'(?:[\[{]|[\]}"\d]\s*,|"\s*:)\s*\Z')
 
 
 class CallError(ValueError):
@@ -46,17 +58,20 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text[:20]} is out of range")
-    return value
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise ValueError(f"duplicate key {duplicate[:40]!r}")
+    return result
 
 
 def loads(text: str) -> Any:
-    """Strict `json.loads`: no NaN/Infinity, bounded nesting; raises ValueError on anything else that is wrong."""
+    """Strict `json.loads`: duplicate keys, NaN/Infinity and deep nesting are ValueErrors; non-integers are Decimal."""
     try:
-        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=Decimal,
+                           object_pairs_hook=_unique_keys)
     except RecursionError:
         raise ValueError("nested too deeply") from None
     if depth(value) > MAX_DEPTH:
@@ -110,7 +125,51 @@ def _last_fence(text: str) -> tuple[str | None, int]:
     return content, closing + len(_FENCE)
 
 
+def _trailing_json(text: str) -> tuple[Any, str | None]:
+    """The JSON value the text ends with (prose before it is allowed): (value, None), (None, why it is not valid
+    JSON) or (None, None) when the text does not end with `]` or `}`. One backward scan that skips strings."""
+    end = len(text.rstrip())
+    if end == 0 or text[end - 1] not in "]}":
+        return None, None
+    level, index = 0, end - 1
+    while index >= 0:
+        char = text[index]
+        if char == '"':
+            index = _string_start(text, index)
+        elif char in "]}":
+            level += 1
+        elif char in "[{":
+            level -= 1
+            if level == 0:
+                if _INSIDE_JSON.search(text, max(0, index - 200), index):
+                    return None, "it continues an unclosed list or object"
+                try:
+                    return loads(text[index:end]), None
+                except ValueError as error:
+                    return None, _brief(error)
+        index -= 1
+    return None, "unbalanced brackets"
+
+
+def _string_start(text: str, closing: int) -> int:
+    """Index of the quote that opens the JSON string closed at `closing` (-1 if none): the previous quote that is
+    not escaped (preceded by an even number of backslashes)."""
+    position = closing
+    while True:
+        position = text.rfind('"', 0, position)
+        if position < 0:
+            return -1
+        before = position - 1
+        while before >= 0 and text[before] == "\\":
+            before -= 1
+        if (position - 1 - before) % 2 == 0:
+            return position
+
+
 def _as_call_list(value: Any) -> list[Any]:
+    """A list of calls from what was found: a list, one call, or a `{"tool_calls": [...]}` container."""
+    if isinstance(value, dict) and "tool_calls" in value and "name" not in value and "function" not in value:
+        value = value["tool_calls"]
     return value if isinstance(value, list) else [value]
 
 
@@ -120,31 +179,48 @@ def extract_calls(completion: str) -> list[dict[str, Any]]:
         raise CallError("completion is not a string")
     if len(completion) > MAX_CHARS:
         raise CallError(f"completion longer than {MAX_CHARS} characters")
+    marker = completion.rfind(_MISTRAL)
+    if marker >= 0:
+        try:
+            return check_calls(_as_call_list(loads(completion[marker + len(_MISTRAL):])))
+        except ValueError as error:
+            if isinstance(error, CallError):
+                raise
+            raise CallError(f"the JSON after {_MISTRAL} is not valid ({_brief(error)})") from None
     try:
         whole = loads(completion)
     except ValueError:
         pass
     else:
         return check_calls(_as_call_list(whole))
+    trailing, trailing_error = _trailing_json(completion)
+    if trailing is not None:
+        return check_calls(_as_call_list(trailing))
     blocks, blocks_end = _tool_call_run(completion)
     fence, fence_end = _last_fence(completion)
     if blocks_end < 0 and fence is None:
+        if trailing_error is not None:
+            raise CallError(f"the JSON at the end is not valid ({trailing_error})")
         raise CallError("not valid JSON and no <tool_call> or fenced code block")
     if blocks_end > fence_end:
-        if len(blocks) > MAX_CALLS:
-            raise CallError(f"more than {MAX_CALLS} calls")
-        calls: list[Any] = []
-        for number, block in enumerate(blocks, start=1):
-            try:
-                calls.extend(_as_call_list(loads(block)))
-            except ValueError as error:
-                raise CallError(f"<tool_call> block {number} is not valid JSON ({_brief(error)})") from None
-        return check_calls(calls)
+        return _calls_of_blocks(blocks)
     try:
         fenced = loads(fence)
     except ValueError as error:
         raise CallError(f"fenced code block is not valid JSON ({_brief(error)})") from None
     return check_calls(_as_call_list(fenced))
+
+
+def _calls_of_blocks(blocks: list[str]) -> list[dict[str, Any]]:
+    if len(blocks) > MAX_CALLS:
+        raise CallError(f"more than {MAX_CALLS} calls")
+    calls: list[Any] = []
+    for number, block in enumerate(blocks, start=1):
+        try:
+            calls.extend(_as_call_list(loads(block)))
+        except ValueError as error:
+            raise CallError(f"<tool_call> block {number} is not valid JSON ({_brief(error)})") from None
+    return check_calls(calls)
 
 
 def _brief(error: ValueError) -> str:
@@ -155,38 +231,49 @@ def check_calls(calls: list[Any]) -> list[dict[str, Any]]:
     """Check the shape of each call; decode `arguments` given as a JSON string. CallError names the call."""
     if len(calls) > MAX_CALLS:
         raise CallError(f"more than {MAX_CALLS} calls")
-    checked = []
-    for number, call in enumerate(calls, start=1):
+    return [_check_call(call, number) for number, call in enumerate(calls, start=1)]
+
+
+def _check_call(call: Any, number: int) -> dict[str, Any]:
+    """One call in any accepted shape as {"name", "arguments"} (see the module docstring)."""
+    if not isinstance(call, dict):
+        raise CallError(f"call {number} is not an object")
+    if "function" in call and "name" not in call:  # OpenAI: {"type": "function", "function": {...}}
+        call = call["function"]
         if not isinstance(call, dict):
-            raise CallError(f"call {number} is not an object")
-        name, arguments = call.get("name"), call.get("arguments")
-        if "name" not in call:
-            raise CallError(f"call {number} has no 'name'")
-        if not isinstance(name, str):
-            raise CallError(f"call {number}: 'name' is not a string")
-        if "arguments" not in call:
-            raise CallError(f"call {number} ({_short(name)}) has no 'arguments'")
-        if isinstance(arguments, str):
-            try:
-                arguments = loads(arguments)
-            except ValueError:
-                raise CallError(f"call {number} ({_short(name)}): 'arguments' string is not valid JSON") from None
-        if not isinstance(arguments, dict):
-            raise CallError(f"call {number} ({_short(name)}): 'arguments' is not an object")
-        checked.append({"name": name, "arguments": arguments})
-    return checked
+            raise CallError(f"call {number}: 'function' is not an object")
+    if "name" not in call:
+        raise CallError(f"call {number} has no 'name'")
+    name = call["name"]
+    if not isinstance(name, str):
+        raise CallError(f"call {number}: 'name' is not a string")
+    if "arguments" in call and "parameters" in call:
+        raise CallError(f"call {number} ({_short(name)}) has both 'arguments' and 'parameters'")
+    key = "arguments" if "arguments" in call else "parameters"
+    if key not in call:
+        raise CallError(f"call {number} ({_short(name)}) has no 'arguments' (or 'parameters')")
+    arguments = call[key]
+    if isinstance(arguments, str):
+        try:
+            arguments = loads(arguments)
+        except ValueError as error:
+            raise CallError(f"call {number} ({_short(name)}): '{key}' string is not valid JSON "
+                            f"({_brief(error)})") from None
+    if not isinstance(arguments, dict):
+        raise CallError(f"call {number} ({_short(name)}): '{key}' is not an object")
+    return {"name": name, "arguments": arguments}
 
 
 def canonical(value: Any) -> Hashable:
     """A hashable key under which two JSON values are equal exactly when the rules call them equal.
 
-    Numbers map to themselves (Python compares int and float exactly by value and hashes 5 and 5.0 alike); booleans
+    Numbers map to themselves (Python compares int and Decimal exactly by value and hashes 5 and 5.0 alike); booleans
     are tagged apart from numbers; lists keep their order; objects become sets of key/value pairs. Depth is bounded
     by `loads`, so the recursion is too.
     """
     if isinstance(value, bool):
         return ("bool", value)
-    if isinstance(value, (int, float)):
+    if isinstance(value, (int, float, Decimal)):
         return ("num", value)
     if isinstance(value, str):
         return ("str", value)
@@ -251,5 +338,17 @@ def _first_difference(got: Any, want: Any, path: str) -> tuple[str, Any, Any]:
 
 
 def _short(value: Any, limit: int = 40) -> str:
-    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
+    text = render(value) if not isinstance(value, str) else repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def render(value: Any) -> str:
+    """JSON text of a parsed value, numbers as written (`json.dumps` cannot write a Decimal)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(render(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(key, ensure_ascii=False)}: {render(item)}"
+                               for key, item in value.items()) + "}"
+    return json.dumps(value, ensure_ascii=False)
