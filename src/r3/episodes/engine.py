@@ -8,8 +8,12 @@ One generation call per phase and per batch, never one episode at a time:
       phase 2r  reflections of the F failed ones          -> one call
       phase 2r+1 retries of the same F                    -> one call, then verify each
 
-A solved episode leaves the batch at once: it gets no reflection and no further attempt. The messages of every
-phase come from `r3.conversation`, so evaluation, mining and training show the model the same conversation.
+A solved episode leaves the batch at once: it gets no reflection and no further attempt. The prompts of every
+phase come from `r3.conversation`, so evaluation, mining and training show the model the same conversation. With a
+generator that takes token ids (`generate_ids` and a `template`: the HF and vLLM backends), reflection and retry
+prompts are built from the ids the model generated (`r3.conversation.reflection_prompt_ids`), so the model sees its
+attempt and reflection exactly as it wrote them, reasoning included; other generators get the same layout as
+messages.
 
     for batch in run_episodes(task, generator, examples, EpisodeConfig(max_attempts=2)):
         ...  # a list of finished Episodes, in example order
@@ -23,7 +27,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from r3.conversation import reflection_messages, retry_messages
+from r3.conversation import reflection_messages, reflection_prompt_ids, retry_messages, retry_prompt_ids
 from r3.errors import R3Error
 from r3.tasks.base import Task
 from r3.types import Attempt, Completion, Episode, Generator, Message, SamplingParams
@@ -43,6 +47,7 @@ class EpisodeConfig:
         reflection_instruction / retry_instruction: override the task's own; None keeps the task's.
         batch_size: episodes per batch: each phase of a batch is one generate call, and finished batches are what
             `run_episodes` yields (and what callers write to disk).
+        strip_reasoning: show earlier turns without their reasoning (`...</think>`); default: in full.
     """
 
     max_attempts: int = 2
@@ -52,6 +57,7 @@ class EpisodeConfig:
     reflection_instruction: str | None = None
     retry_instruction: str | None = None
     batch_size: int = 32
+    strip_reasoning: bool = False
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
@@ -75,6 +81,7 @@ class _Draft:
     attempts: list[Attempt] = field(default_factory=list)
     reflections: list[Completion] = field(default_factory=list)
     finish_reasons: list[str] = field(default_factory=list)
+    attempt_ids: list[tuple[int, ...]] = field(default_factory=list)
 
     @property
     def solved(self) -> bool:
@@ -87,6 +94,10 @@ class _Draft:
             [r.text for r in self.reflections],
             [a.verdict.reason for a in self.attempts],
         )
+
+    def id_history(self) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]], list[str]]:
+        """The same with the generated token ids of attempts and reflections."""
+        return self.attempt_ids, [r.token_ids for r in self.reflections], [a.verdict.reason for a in self.attempts]
 
     def freeze(self) -> Episode:
         return Episode(
@@ -146,48 +157,72 @@ def _run_batch(
 ) -> None:
     """Fill `drafts` in place: phase 1 for all, then reflect/retry rounds for those still unsolved."""
     retry_params = config.retry_params or config.attempt_params
-    _attempt_phase(
-        task, generator, drafts, [list(d.prompt) for d in drafts],
-        _phase_params(config.attempt_params, batch_start, phase=0),
-    )
+    layout = _Layout(generator, reflection_instruction, retry_instruction, config.strip_reasoning)
+    _attempt_phase(task, layout, drafts, layout.first(drafts),
+                   _phase_params(config.attempt_params, batch_start, phase=0))
     for round_number in range(1, config.max_attempts):
         open_drafts = [d for d in drafts if not d.solved]
         if not open_drafts:
             break
         logger.debug("batch at %d, round %d: %d of %d unsolved", batch_start, round_number, len(open_drafts),
                      len(drafts))
-        prompts = [
-            reflection_messages(d.prompt, *d.history(), reflection_instruction, retry_instruction) for d in open_drafts
-        ]
-        reflections = _generate(
-            generator, prompts, _phase_params(config.reflection_params, batch_start, phase=2 * round_number - 1)
-        )
+        reflections = layout.generate(layout.reflection(open_drafts),
+                                      _phase_params(config.reflection_params, batch_start, phase=2 * round_number - 1))
         for draft, reflection in zip(open_drafts, reflections):
             draft.reflections.append(reflection)
-        prompts = [retry_messages(d.prompt, *d.history(), reflection_instruction, retry_instruction) for d in open_drafts]
-        _attempt_phase(
-            task, generator, open_drafts, prompts, _phase_params(retry_params, batch_start, phase=2 * round_number)
-        )
+        _attempt_phase(task, layout, open_drafts, layout.retry(open_drafts),
+                       _phase_params(retry_params, batch_start, phase=2 * round_number))
 
 
-def _attempt_phase(
-    task: Task, generator: Generator, drafts: list[_Draft], prompts: list[list[Message]], params: SamplingParams
-) -> None:
+@dataclass(frozen=True)
+class _Layout:
+    """Prompts of each phase from `r3.conversation`: token ids when the generator takes them, else messages."""
+
+    generator: Generator
+    reflection_instruction: str
+    retry_instruction: str
+    strip_reasoning: bool
+
+    @property
+    def by_ids(self) -> bool:
+        return hasattr(self.generator, "generate_ids") and hasattr(self.generator, "template")
+
+    def first(self, drafts: list[_Draft]) -> list:
+        if self.by_ids:
+            return [self.generator.template.encode(d.prompt) for d in drafts]
+        return [list(d.prompt) for d in drafts]
+
+    def reflection(self, drafts: list[_Draft]) -> list:
+        return [self._build(d, reflection_prompt_ids, reflection_messages) for d in drafts]
+
+    def retry(self, drafts: list[_Draft]) -> list:
+        return [self._build(d, retry_prompt_ids, retry_messages) for d in drafts]
+
+    def _build(self, draft: _Draft, by_ids, by_messages):
+        instructions = (self.reflection_instruction, self.retry_instruction)
+        if self.by_ids:
+            return by_ids(self.generator.template, draft.prompt, *draft.id_history(), *instructions,
+                          strip_reasoning=self.strip_reasoning)
+        return by_messages(draft.prompt, *draft.history(), *instructions, strip_reasoning=self.strip_reasoning)
+
+    def generate(self, prompts: list, params: SamplingParams) -> list[Completion]:
+        """One sample per prompt, checking that the backend kept its side of the protocol."""
+        generator = self.generator
+        outputs = generator.generate_ids(prompts, params) if self.by_ids else generator.generate(prompts, params)
+        if len(outputs) != len(prompts) or any(len(samples) != 1 for samples in outputs):
+            raise RuntimeError(
+                f"generator returned {[len(s) for s in outputs]} samples for {len(prompts)} prompts with n=1"
+            )
+        return [samples[0] for samples in outputs]
+
+
+def _attempt_phase(task: Task, layout: _Layout, drafts: list[_Draft], prompts: list, params: SamplingParams) -> None:
     """One generate call for an attempt of every draft, then verify each."""
-    for draft, completion in zip(drafts, _generate(generator, prompts, params)):
+    for draft, completion in zip(drafts, layout.generate(prompts, params)):
         verdict = task.verify(draft.example, completion.text)
         draft.attempts.append(Attempt(completion.text, completion.num_tokens, verdict))
+        draft.attempt_ids.append(completion.token_ids)
         draft.finish_reasons.append(completion.finish_reason)
-
-
-def _generate(generator: Generator, prompts: list[list[Message]], params: SamplingParams) -> list[Completion]:
-    """One sample per prompt, checking that the backend kept its side of the protocol."""
-    outputs = generator.generate(prompts, params)
-    if len(outputs) != len(prompts) or any(len(samples) != 1 for samples in outputs):
-        raise RuntimeError(
-            f"generator returned {[len(s) for s in outputs]} samples for {len(prompts)} prompts with n=1"
-        )
-    return [samples[0] for samples in outputs]
 
 
 def _phase_params(params: SamplingParams, batch_start: int, phase: int) -> SamplingParams:

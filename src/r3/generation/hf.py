@@ -12,8 +12,12 @@ Why it is written the way it is:
 - Prompts are sorted by length and left-padded, so a batch wastes little compute on padding and every row's last
   prompt token sits at the same position; `generate` derives position ids from the attention mask, which makes
   greedy batched output equal to unbatched output.
-- A completion ends at the first stop token (the tokenizer's eos, the generation config's eos ids, `<|im_end|>`).
-  `num_tokens` counts generated tokens up to and including it; the text excludes it.
+- A completion ends at the first stop token (the tokenizer's eos, the generation config's eos ids, `<|im_end|>`,
+  Phi-3.5's `<|end|>`). `num_tokens` counts generated tokens up to and including it; the text and `token_ids`
+  exclude it.
+- Prompts are rendered by `r3.generation.templates.ChatTemplate` (template options, pinned Llama date, system
+  prompts on templates without a system role); `generate_ids` takes token ids directly, which is how the episode
+  engine feeds back the exact ids of earlier turns (see `r3.conversation`).
 """
 
 from __future__ import annotations
@@ -26,11 +30,12 @@ from typing import Any
 
 from r3.errors import R3Error
 from r3.generation import check_model_source, model_load_error
+from r3.generation.templates import END_OF_TURN_TOKENS, ChatTemplate, end_of_turn_ids
 from r3.types import Completion, Message, SamplingParams
 
 logger = logging.getLogger(__name__)
 
-END_OF_TURN_TOKENS = ("<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>")
+__all__ = ["END_OF_TURN_TOKENS", "HFGenerator", "load_model_and_tokenizer", "stop_token_ids"]
 
 
 class HFGenerator:
@@ -56,10 +61,11 @@ class HFGenerator:
         self.model = model
         self.tokenizer = tokenizer
         self.batch_size = batch_size
-        self.chat_template_kwargs = dict(chat_template_kwargs or {})
         self.stop_token_ids = stop_token_ids(tokenizer, model.generation_config)
         if not self.stop_token_ids:
             raise R3Error("the model has no end-of-turn token: neither the tokenizer nor generation_config sets eos")
+        self.template = ChatTemplate(tokenizer, chat_template_kwargs, stop_ids=self.stop_token_ids)
+        self.chat_template_kwargs = self.template.kwargs
         pad = tokenizer.pad_token_id
         self.pad_token_id = pad if pad is not None else self.stop_token_ids[0]
         self.context_length = context_length(model, tokenizer)
@@ -88,22 +94,23 @@ class HFGenerator:
 
     def render(self, messages: Sequence[Message]) -> str:
         """The chat-template text of `messages`, ending with the assistant generation prompt."""
-        return self.tokenizer.apply_chat_template(
-            [dict(m) for m in messages], tokenize=False, add_generation_prompt=True, **self.chat_template_kwargs
-        )
+        return self.template.render(messages)
 
     def encode(self, prompts: Sequence[Sequence[Message]]) -> list[list[int]]:
         """Token ids of each templated prompt (the template already holds any special tokens, so none are added)."""
-        texts = [self.render(messages) for messages in prompts]
-        return [list(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
+        return [self.template.encode(messages) for messages in prompts]
 
     def generate(self, prompts: Sequence[Sequence[Message]], params: SamplingParams) -> list[list[Completion]]:
         """`params.n` completions for each prompt, in prompt order. The same seed gives the same output."""
+        return self.generate_ids(self.encode(prompts), params)
+
+    def generate_ids(self, prompt_ids: Sequence[Sequence[int]], params: SamplingParams) -> list[list[Completion]]:
+        """`generate` for prompts given as token ids (e.g. from `r3.conversation.retry_prompt_ids`)."""
         if params.n < 1 or params.max_new_tokens < 1:
             raise R3Error(
                 f"need n >= 1 and max_new_tokens >= 1, got n={params.n}, max_new_tokens={params.max_new_tokens}"
             )
-        token_lists = self.encode(prompts)
+        token_lists = [list(ids) for ids in prompt_ids]
         self._check_context(token_lists)
         greedy = params.temperature == 0
         # Greedy samples are identical: generate one and repeat it, so a batch holds more prompts.
@@ -165,10 +172,12 @@ class HFGenerator:
         for position, token in enumerate(tokens):
             if token in stops:
                 text = self.tokenizer.decode(tokens[:position], skip_special_tokens=True)
-                return Completion(text=text, num_tokens=position + 1, finish_reason="stop")
+                return Completion(text=text, num_tokens=position + 1, finish_reason="stop",
+                                  token_ids=tuple(tokens[:position]))
         # No stop token: the row ran until the budget (rows that finish early are padded after their stop token).
         text = self.tokenizer.decode(tokens[:budget], skip_special_tokens=True)
-        return Completion(text=text, num_tokens=min(len(tokens), budget), finish_reason="length")
+        return Completion(text=text, num_tokens=min(len(tokens), budget), finish_reason="length",
+                          token_ids=tuple(tokens[:budget]))
 
     def _check_context(self, token_lists: list[list[int]]) -> None:
         for index, ids in enumerate(token_lists):
@@ -240,17 +249,9 @@ def load_model_and_tokenizer(
 
 def stop_token_ids(tokenizer: Any, generation_config: Any) -> list[int]:
     """Token ids that end an assistant turn: the tokenizer's eos, the generation config's eos ids and any known
-    end-of-turn token (ChatML's `<|im_end|>`, Llama 3's `<|eot_id|>`, ...) that the vocabulary holds."""
-    ids: list[int] = []
-    candidates: list[Any] = [tokenizer.eos_token_id]
+    end-of-turn token (ChatML's `<|im_end|>`, Llama 3's `<|eot_id|>`, Phi-3.5's `<|end|>`) the vocabulary holds."""
     eos = getattr(generation_config, "eos_token_id", None)
-    candidates.extend(eos if isinstance(eos, (list, tuple)) else [eos])
-    vocab = tokenizer.get_vocab()
-    candidates.extend(vocab.get(token) for token in END_OF_TURN_TOKENS)
-    for token_id in candidates:
-        if token_id is not None and token_id not in ids:
-            ids.append(int(token_id))
-    return ids
+    return end_of_turn_ids(tokenizer, eos if isinstance(eos, (list, tuple)) else [eos])
 
 
 def context_length(model: Any, tokenizer: Any) -> int:

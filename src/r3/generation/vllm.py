@@ -5,8 +5,11 @@
     generator = load_generator("Qwen/Qwen2.5-1.5B-Instruct", backend="vllm", gpu_memory_utilization=0.85)
 
 Prefix caching matters here: reflect-retry prompts repeat the first prompt and attempt, and `n` samples share one
-prompt, so most prompt tokens are computed once. vLLM applies the chat template itself (`LLM.chat`, with the
-generation prompt), stops at the model's eos / end of turn and reports `finish_reason` "stop" or "length".
+prompt, so most prompt tokens are computed once. Prompts go to vLLM as token ids (`LLM.generate` with
+`{"prompt_token_ids": ...}`), rendered by r3's `ChatTemplate` exactly as the HF backend renders them (template
+options, pinned Llama date), so the episode engine can feed back the exact ids of earlier turns. Generation stops at
+every end-of-turn id r3 knows for the model (`stop_token_ids`: Phi-3.5's `<|end|>` is not its tokenizer's eos) and
+reports `finish_reason` "stop" or "length".
 
 Seeds: each prompt gets its own seed (`seed + index * n`; vLLM gives the k-th of the n samples `seed + k`), so the
 same call gives the same samples and prompts in a batch do not share random draws.
@@ -24,6 +27,7 @@ from typing import Any
 
 from r3.errors import R3Error
 from r3.generation import check_model_source, model_load_error
+from r3.generation.templates import ChatTemplate
 from r3.types import Completion, Message, SamplingParams
 
 logger = logging.getLogger(__name__)
@@ -40,8 +44,9 @@ class VLLMGenerator:
 
     def __init__(self, llm: Any, *, chat_template_kwargs: dict[str, Any] | None = None, use_tqdm: bool = False):
         self.llm = llm
-        self.chat_template_kwargs = dict(chat_template_kwargs or {})
         self.use_tqdm = use_tqdm
+        self.template = ChatTemplate(llm.get_tokenizer(), chat_template_kwargs)
+        self.chat_template_kwargs = self.template.kwargs
 
     @classmethod
     def from_pretrained(
@@ -85,33 +90,37 @@ class VLLMGenerator:
     def tokenizer(self) -> Any:
         return self.llm.get_tokenizer()
 
+    def render(self, messages: Sequence[Message]) -> str:
+        """The chat-template text of `messages`, ending with the assistant generation prompt."""
+        return self.template.render(messages)
+
     def generate(self, prompts: Sequence[Sequence[Message]], params: SamplingParams) -> list[list[Completion]]:
-        """`params.n` completions for each prompt, in prompt order, through one `LLM.chat` call."""
-        if not prompts:
+        """`params.n` completions for each prompt, in prompt order, through one `LLM.generate` call."""
+        return self.generate_ids([self.template.encode(messages) for messages in prompts], params)
+
+    def generate_ids(self, prompt_ids: Sequence[Sequence[int]], params: SamplingParams) -> list[list[Completion]]:
+        """`generate` for prompts given as token ids (e.g. from `r3.conversation.retry_prompt_ids`)."""
+        if not prompt_ids:
             return []
         if params.n < 1 or params.max_new_tokens < 1:
             raise R3Error(
                 f"need n >= 1 and max_new_tokens >= 1, got n={params.n}, max_new_tokens={params.max_new_tokens}"
             )
-        sampling = [self._sampling_params(params, index) for index in range(len(prompts))]
+        sampling = [self._sampling_params(params, index) for index in range(len(prompt_ids))]
         try:
-            outputs = self.llm.chat(
-                [[dict(m) for m in messages] for messages in prompts],
-                sampling_params=sampling,
+            outputs = self.llm.generate(
+                [{"prompt_token_ids": list(ids)} for ids in prompt_ids], sampling_params=sampling,
                 use_tqdm=self.use_tqdm,
-                add_generation_prompt=True,
-                chat_template_kwargs=self.chat_template_kwargs or None,
             )
         except ValueError as error:
             if "longer than the maximum model length" in str(error):
                 raise R3Error(f"a prompt does not fit the model's context: {error}") from None
             raise
-        if len(outputs) != len(prompts):
-            raise RuntimeError(f"vLLM returned {len(outputs)} outputs for {len(prompts)} prompts")
-        return [[_completion(output) for output in request.outputs] for request in outputs]
+        if len(outputs) != len(prompt_ids):
+            raise RuntimeError(f"vLLM returned {len(outputs)} outputs for {len(prompt_ids)} prompts")
+        return [[self._completion(output) for output in request.outputs] for request in outputs]
 
-    @staticmethod
-    def _sampling_params(params: SamplingParams, index: int) -> Any:
+    def _sampling_params(self, params: SamplingParams, index: int) -> Any:
         from vllm import SamplingParams as VLLMSamplingParams
 
         return VLLMSamplingParams(
@@ -121,10 +130,11 @@ class VLLMGenerator:
             top_k=params.top_k,  # 0 (or -1) is "off" in the vLLM versions TRL 1.16 supports
             max_tokens=params.max_new_tokens,
             seed=None if params.seed is None else params.seed + index * params.n,
+            stop_token_ids=list(self.template.stop_ids),
         )
 
-
-def _completion(output: Any) -> Completion:
-    """vLLM's CompletionOutput -> Completion. Its token_ids include the stop token, its text excludes it."""
-    finish = "length" if output.finish_reason == "length" else "stop"
-    return Completion(text=output.text, num_tokens=len(output.token_ids), finish_reason=finish)
+    def _completion(self, output: Any) -> Completion:
+        """vLLM's CompletionOutput -> Completion. Its token_ids include the stop token, its text excludes it."""
+        finish = "length" if output.finish_reason == "length" else "stop"
+        return Completion(text=output.text, num_tokens=len(output.token_ids), finish_reason=finish,
+                          token_ids=tuple(self.template.turn_ids(output.token_ids)))
