@@ -57,11 +57,15 @@ class SamplingParams:
 
 @dataclass(frozen=True)
 class Completion:
-    """One sampled continuation. `finish_reason` is "stop" (end of turn) or "length" (token budget spent)."""
+    """One sampled continuation. `finish_reason` is "stop" (end of turn) or "length" (token budget spent).
+
+    `token_ids` are the generated ids without the end-of-turn token (empty from generators that give text only):
+    r3.conversation puts them, not re-encoded text, into the next prompt."""
 
     text: str
     num_tokens: int
     finish_reason: str = "stop"
+    token_ids: tuple[int, ...] = ()
 
 
 class Generator(Protocol):
@@ -123,6 +127,7 @@ class Episode:
             attempts=tuple(
                 Attempt(a["text"], a["num_tokens"], Verdict(**a["verdict"])) for a in record["attempts"]
             ),
-            reflections=tuple(Completion(**r) for r in record["reflections"]),
+            reflections=tuple(Completion(**{**r, "token_ids": tuple(r.get("token_ids", ()))})
+                              for r in record["reflections"]),
             extra=record.get("extra", {}),
         )
