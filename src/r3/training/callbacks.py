@@ -1,0 +1,263 @@
+"""What a researcher sees while `r3 train` runs, and what every run leaves behind.
+
+    callbacks = training_callbacks(trainer, reward, output_dir, task=..., alarm_steps=5, log_samples=2)
+    install(trainer, callbacks)   # replaces transformers' dict printer / tqdm bar
+
+- `Console`: one line per logging step with the numbers that matter for reflection-only GRPO (retry success,
+  reflection length, share of groups with no reward spread, KL, learning rate, speed, ETA), instead of TRL's
+  29-key dict; every few steps a few reflection -> retry pairs, readably.
+- `MetricsFile`: every logged metric, one JSON object per logging step, appended to OUTPUT_DIR/metrics.jsonl (the
+  log backends of `report_to` still get everything); the shown samples go to OUTPUT_DIR/samples.jsonl.
+- `SignalAlarms` (`r3.training.alarms`): a warning in plain words when the run cannot be learning.
+- `RunRecorder` (`r3.training.summary`): fingerprints the weights before and after and writes the summary.
+
+All of them act on the main process only; the metric values are TRL's, already averaged over processes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback
+
+from r3.errors import shorten
+
+logger = logging.getLogger("r3.train")
+
+METRICS_FILE = "metrics.jsonl"
+SAMPLES_FILE = "samples.jsonl"
+SAMPLE_SHOWS = 10  # sample pairs are shown about this many times per run (and at the first logging step)
+SAMPLES_KEPT = 4  # pairs written to samples.jsonl at each sample step, for the report's "early vs late"
+
+# One name per number, everywhere r3 shows it (console, curves, report, summary): key in TRL's logs -> label.
+RETRY_SUCCESS = "r3/retry_success"
+REFLECTION_TOKENS = "r3/reflection_tokens"
+ZERO_SPREAD = "frac_reward_zero_std"  # TRL's, over all processes; r3/zero_spread_groups is the per-process twin
+KL = "kl"
+
+
+def first_value(record: dict[str, Any], *keys: str) -> float | None:
+    """The first of `keys` present in a log record (TRL's and r3's names for a number), as a float."""
+    for key in keys:
+        value = record.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    return None
+
+
+def retry_success(record: dict[str, Any]) -> float | None:
+    return first_value(record, RETRY_SUCCESS, "rewards/retry_success/mean")
+
+
+def reflection_tokens(record: dict[str, Any]) -> float | None:
+    return first_value(record, REFLECTION_TOKENS, "completions/mean_length")
+
+
+def zero_spread(record: dict[str, Any]) -> float | None:
+    return first_value(record, ZERO_SPREAD, "r3/zero_spread_groups")
+
+
+def is_training_record(record: dict[str, Any]) -> bool:
+    """A per-step record (not the end-of-training `train_runtime` one, not an evaluation)."""
+    return "train_runtime" not in record and not any(key.startswith("eval_") for key in record)
+
+
+def duration(seconds: float) -> str:
+    """'2h05m', '9m20s', '14s'."""
+    seconds = max(0, int(round(seconds)))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.0f}%"
+
+
+def console_line(record: dict[str, Any], step: int, max_steps: int, seconds_per_step: float | None) -> str:
+    """The one line a logging step shows (under 100 columns with the log level in front), e.g.
+
+     12/500  retry 41%  refl 18.2 tok  zero-spread 25%  kl 0.0012  lr 3e-05  1.1 s/step  ETA 9m16s
+
+    (step/max steps, retry success, mean reflection length, share of groups with zero reward spread, KL to the
+    reference, learning rate, seconds per step since the last line, time left at that speed)
+    """
+    width = len(str(max_steps))
+    parts = [f"{step:>{width}}/{max_steps}", f"retry {_percent(retry_success(record))}"]
+    length = reflection_tokens(record)
+    parts.append("refl -" if length is None else f"refl {length:.1f} tok")
+    parts.append(f"zero-spread {_percent(zero_spread(record))}")
+    kl = first_value(record, KL)
+    if kl is not None:
+        parts.append(f"kl {kl:.2g}")
+    lr = first_value(record, "learning_rate")
+    if lr is not None:
+        parts.append(f"lr {lr:.2g}")
+    if seconds_per_step is not None:
+        parts.append(f"{seconds_per_step:.2g} s/step")
+        parts.append(f"ETA {duration(seconds_per_step * max(max_steps - step, 0))}")
+    return "  ".join(parts)
+
+
+def varied(samples: list[Any], limit: int) -> list[Any]:
+    """Up to `limit` samples, from as many different problems as there are (a batch lists a group's together)."""
+    firsts = {}
+    for sample in samples:
+        firsts.setdefault(sample.problem_id, sample)
+    picked = list(firsts.values())[:limit]
+    chosen = {id(s) for s in picked}
+    return picked + [s for s in samples if id(s) not in chosen][: limit - len(picked)]
+
+
+def sample_lines(step: int, samples: list[Any], limit: int) -> list[str]:
+    """A few reflection -> retry pairs, one pair per three short lines (no line over ~150 characters)."""
+    lines = []
+    for sample in varied(samples, limit):
+        verdict = "solved" if sample.correct else "wrong"
+        lines.append(f"  step {step}, problem {shorten(sample.problem_id, 30)}: retry {verdict} "
+                     f"({shorten(sample.reason, 60)})")
+        lines.append(f"    reflection: {_flat(sample.reflection, 130)}")
+        lines.append(f"    retry:      {_flat(sample.retry, 130)}")
+    return lines
+
+
+def _flat(text: str, limit: int) -> str:
+    """One line of model text: newlines shown as ⏎, cut to `limit` characters."""
+    flat = text.replace("\r", "").replace("\n", " ⏎ ")
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+class Console(TrainerCallback):
+    """One readable line per logging step, and sample pairs about `SAMPLE_SHOWS` times per run."""
+
+    def __init__(self, reward: Any = None, log_samples: int = 2, samples_every: int | None = None):
+        self.reward = reward
+        self.log_samples = log_samples
+        self.samples_every = samples_every
+        self._last: tuple[int, float] | None = None  # (step, time) of the previous logging step
+        self._first_step: int | None = None
+
+    def sample_step(self, step: int, args: Any, max_steps: int) -> bool:
+        """Whether samples are shown at this logging step: the first one, then every `samples_every` steps."""
+        if self._first_step is None or step == self._first_step:
+            return True
+        every = self.samples_every or max(1, math.ceil(max_steps / SAMPLE_SHOWS))
+        logging_steps = max(1, int(args.logging_steps)) if args.logging_steps >= 1 else 1
+        every = max(logging_steps, every)
+        return step // every > (step - logging_steps) // every
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self._last = (state.global_step, time.monotonic())
+        self._first_step = None
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs or not is_training_record(logs):
+            return
+        now, step = time.monotonic(), state.global_step
+        speed = None
+        if self._last is not None and step > self._last[0]:
+            speed = (now - self._last[1]) / (step - self._last[0])
+        self._last = (step, now)
+        logger.info(console_line(logs, step, state.max_steps, speed))
+        if self._first_step is None:
+            self._first_step = step
+        samples = list(getattr(self.reward, "last_samples", []) or [])
+        if samples and self.log_samples > 0 and self.sample_step(step, args, state.max_steps):
+            logger.info("\n".join(sample_lines(step, samples, self.log_samples)))
+
+
+class MetricsFile(TrainerCallback):
+    """OUTPUT_DIR/metrics.jsonl: every logged metric, one JSON object per logging step, with `step` and `time`.
+
+    On resume, lines of steps after the checkpoint are dropped first, so the file never holds a step twice.
+    OUTPUT_DIR/samples.jsonl gets a few reflection -> retry pairs at each step the console shows them.
+    """
+
+    def __init__(self, output_dir: str | Path, reward: Any = None, console: Console | None = None):
+        self.path = Path(output_dir) / METRICS_FILE
+        self.samples_path = Path(output_dir) / SAMPLES_FILE
+        self.reward = reward
+        self.console = console
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if not state.is_world_process_zero:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for path in (self.path, self.samples_path):
+            _truncate_after(path, state.global_step)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs:
+            return
+        record = {"step": state.global_step, "epoch": state.epoch, "time": time.time(), **logs}
+        _append(self.path, record)
+        samples = list(getattr(self.reward, "last_samples", []) or [])
+        show = self.console is None or self.console.sample_step(state.global_step, args, state.max_steps)
+        if samples and is_training_record(logs) and show:
+            for sample in varied(samples, SAMPLES_KEPT):
+                _append(self.samples_path, {"step": state.global_step, "problem_id": sample.problem_id,
+                                            "reflection": sample.reflection, "retry": sample.retry,
+                                            "correct": sample.correct, "reason": sample.reason})
+
+
+def _append(path: Path, record: dict[str, Any]) -> None:
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+
+
+def _truncate_after(path: Path, step: int) -> None:
+    """Keep only the records of steps up to `step` (all of them when starting from 0 with no file)."""
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # a line cut by a crash
+        if isinstance(record, dict) and record.get("step", 0) <= step and step > 0:
+            kept.append(line)
+    path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+
+
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    """The records of a metrics.jsonl / samples.jsonl ([] when there is none; cut lines are skipped)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+def install(trainer: Any, callbacks: list[TrainerCallback]) -> None:
+    """Add r3's callbacks and remove transformers' own console output of logs (the dict printer, or the tqdm bar
+    that writes the same dicts): r3's console line replaces both; the logs still reach every `report_to` backend."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    for noisy in (PrinterCallback, ProgressCallback):
+        trainer.remove_callback(noisy)
+    try:
+        from transformers.utils.notebook import NotebookProgressCallback
+
+        trainer.remove_callback(NotebookProgressCallback)
+    except ImportError:  # IPython is not installed
+        pass
+    for callback in callbacks:
+        trainer.add_callback(callback)
+
+
+__all__ = ["Console", "METRICS_FILE", "MetricsFile", "SAMPLES_FILE", "console_line", "install", "read_jsonl"]
