@@ -1,0 +1,194 @@
+"""math-verify in a small pool of worker processes that can be killed: a time bound that holds from any thread.
+
+Why: math-verify bounds its own time with SIGALRM, which only works in the main thread of the main interpreter, and
+sympy can run for minutes (or take all memory) on an innocent-looking answer. r3 verifies from worker threads (the
+TRL reward, the episode engine), from multiprocessing pools (whose daemonic workers may not start
+`multiprocessing` children) and from the main thread alike. So the sympy part runs in a separate Python process
+started with `subprocess` (allowed anywhere, also inside a daemonic pool worker), talking JSON lines over pipes;
+the caller waits on the pipe with a deadline, and on a time-out kills that worker and starts a fresh one on the next
+call. Nothing blocks the caller longer than its time-out (plus the one-off start of a worker).
+
+Each process that verifies maths gets its own pool (keyed by pid, so a forked child never shares its parent's
+pipes), of at most `MAX_WORKERS` workers, started on first use; they exit when their parent does (they read stdin
+until it closes) and at interpreter exit.
+
+    python -m r3.tasks.math_worker   # the worker itself: reads requests on stdin, answers on stdout
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import os
+import select
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+MAX_WORKERS = max(1, min(4, os.cpu_count() or 1))
+START_TIMEOUT = 120.0  # seconds for a worker to import sympy and math-verify (a loaded machine is slow)
+MEMORY_LIMIT = 4 << 30  # address space of a worker, in bytes: a runaway sympy gets MemoryError, not the machine
+
+
+class WorkerTimeout(Exception):
+    """The worker did not answer within the time-out (it has been killed)."""
+
+
+class WorkerFailed(Exception):
+    """The worker died or could not be started."""
+
+
+class _Worker:
+    """One worker process and a line buffer over its stdout."""
+
+    def __init__(self) -> None:
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "r3.tasks.math_worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, env=env, close_fds=True)
+        self.buffer = b""
+        if self.read_line(time.monotonic() + START_TIMEOUT) != {"ready": True}:
+            self.kill()
+            raise WorkerFailed("the math-verify worker did not start")
+
+    def ask(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
+        try:
+            self.process.stdin.write(json.dumps(request).encode() + b"\n")
+            self.process.stdin.flush()
+        except OSError as error:
+            self.kill()
+            raise WorkerFailed(f"the math-verify worker is gone ({error})") from None
+        return self.read_line(time.monotonic() + timeout)
+
+    def read_line(self, deadline: float) -> dict[str, Any]:
+        fd = self.process.stdout.fileno()
+        while b"\n" not in self.buffer:
+            remaining = deadline - time.monotonic()
+            ready = select.select([fd], [], [], max(0.0, remaining))[0] if remaining > 0 else []
+            if not ready:
+                self.kill()
+                raise WorkerTimeout
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                self.kill()
+                raise WorkerFailed("the math-verify worker exited")
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return json.loads(line)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+
+class _Pool:
+    """Idle workers of this process; a caller takes one (starting it if fewer than MAX_WORKERS exist)."""
+
+    def __init__(self) -> None:
+        self.idle: list[_Worker] = []
+        self.count = 0
+        self.condition = threading.Condition()
+
+    def acquire(self) -> _Worker:
+        with self.condition:
+            while not self.idle and self.count >= MAX_WORKERS:
+                self.condition.wait()
+            if self.idle:
+                return self.idle.pop()
+            self.count += 1
+        try:
+            return _Worker()
+        except BaseException:
+            self.discard()
+            raise
+
+    def release(self, worker: _Worker) -> None:
+        with self.condition:
+            self.idle.append(worker)
+            self.condition.notify()
+
+    def discard(self) -> None:
+        with self.condition:
+            self.count -= 1
+            self.condition.notify()
+
+    def close(self) -> None:
+        with self.condition:
+            workers, self.idle = self.idle, []
+            self.count -= len(workers)
+        for worker in workers:
+            worker.kill()
+
+
+_pools: dict[int, _Pool] = {}
+_pools_lock = threading.Lock()
+
+
+def _pool() -> _Pool:
+    with _pools_lock:
+        pool = _pools.get(os.getpid())
+        if pool is None:
+            pool = _pools[os.getpid()] = _Pool()
+        return pool
+
+
+@atexit.register
+def _close_pools() -> None:
+    pool = _pools.get(os.getpid())
+    if pool is not None:
+        pool.close()
+
+
+def ask(request: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """Send one request to a worker and return its answer; WorkerTimeout after `timeout` seconds (the worker is
+    killed, so the next call gets a fresh one), WorkerFailed if the worker died."""
+    pool = _pool()
+    worker = pool.acquire()
+    try:
+        answer = worker.ask(request, timeout)
+    except BaseException:
+        worker.kill()
+        pool.discard()
+        raise
+    pool.release(worker)
+    return answer
+
+
+# --- the worker process ------------------------------------------------------------------------------------------
+
+def _serve() -> None:
+    """Answer requests until stdin closes: {"op": "parse", "text"} and {"op": "verify", "gold", "pred"}."""
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+    except (ImportError, ValueError, OSError):
+        pass
+    logging.disable(logging.WARNING)  # math-verify warns on every call that its own timeout is off
+    from r3.tasks.math_sympy import handle
+
+    out = sys.stdout.buffer
+    out.write(b'{"ready": true}\n')
+    out.flush()
+    for line in sys.stdin.buffer:
+        try:
+            answer = handle(json.loads(line))
+        except Exception as error:  # noqa: BLE001 - MemoryError too: reported, and the caller's verdict says so
+            answer = {"error": f"{type(error).__name__}: {str(error)[:200]}"}
+        out.write(json.dumps(answer).encode() + b"\n")
+        out.flush()
+
+
+if __name__ == "__main__":
+    _serve()
