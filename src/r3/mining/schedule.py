@@ -118,7 +118,10 @@ class QueryState:
         if self.first_failure_at is None:
             self.first_failure_at = self.drawn
         if len(self.failed) < keep:
-            self.failed.append({"text": completion.text, "reason": reason, "num_tokens": completion.num_tokens})
+            failed = {"text": completion.text, "reason": reason, "num_tokens": completion.num_tokens}
+            if completion.token_ids:  # the generated ids: training shows them, not re-encoded text (issue 12)
+                failed["token_ids"] = list(completion.token_ids)
+            self.failed.append(failed)
 
     @property
     def kept(self) -> bool:
