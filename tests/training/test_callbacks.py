@@ -59,10 +59,12 @@ def test_healthy_steps_never_alarm() -> None:
 
 def test_truncated_reflections_and_retries_and_saturated_success_alarm_with_their_fix() -> None:
     clipped = {**HEALTHY, "completions/clipped_ratio": 0.97, "r3/retry_truncated": 0.95}
-    alarms = SignalAlarms(2, max_completion_length=32, retry_max_new_tokens=24)
+    alarms = SignalAlarms(2, max_completion_length=32, attempt_max_new_tokens=24)
     assert _feed(alarms, [clipped] * 2) == [(2, "reflections_truncated"), (2, "retries_truncated")]
-    assert "max_completion_length (32 tokens)" in alarms.raised[0].message
-    assert "raise retry_max_new_tokens" in alarms.raised[1].message
+    assert "reflection budget (32 tokens)" in alarms.raised[0].message
+    assert "raise reflection_max_new_tokens" in alarms.raised[0].message
+    assert "retry budget (24 tokens)" in alarms.raised[1].message
+    assert "raise attempt_max_new_tokens" in alarms.raised[1].message
     solved = {**HEALTHY, "r3/retry_success": 1.0, "frac_reward_zero_std": 0.5}
     assert _feed(SignalAlarms(2), [solved] * 2) == [(2, "saturated")]
 

@@ -22,7 +22,7 @@ CURVES_FILE = "training_curves.png"
 REPORT_FILE = "report.md"
 SHOWN_SAMPLES = 3
 CONFIG_KEYS_FIRST = ("task", "model", "mode", "data", "max_steps", "learning_rate", "num_generations",
-                     "per_device_train_batch_size", "max_completion_length", "attempt_max_new_tokens", "beta",
+                     "per_device_train_batch_size", "reflection_max_new_tokens", "attempt_max_new_tokens", "beta",
                      "loss_type", "temperature", "seed")
 
 

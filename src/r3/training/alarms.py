@@ -69,8 +69,8 @@ class SignalAlarms(TrainerCallback):
         self.steps = steps
         self.raised: list[Alarm] = []
         self._streaks: dict[str, int] = {}
-        reflection_limit = f"max_completion_length ({max_completion_length} tokens)"
-        retry_limit = f"attempt_max_new_tokens ({attempt_max_new_tokens} tokens)"
+        reflection_limit = f"the reflection budget ({max_completion_length} tokens)"
+        retry_limit = f"the retry budget ({attempt_max_new_tokens} tokens)"
         self.conditions = [
             _Condition("zero_spread", _zero_spread, lambda r, k: (
                 f"no learning signal: for {k} logged steps every group of reflections got the same reward "
@@ -87,12 +87,12 @@ class SignalAlarms(TrainerCallback):
                        lambda r, k: (
                 f"{100 * _share(r, 'completions/clipped_ratio'):.0f}% of reflections stopped at {reflection_limit} "
                 f"for {k} logged steps: the retry sees cut-off reflections and the length is all that varies. "
-                "Fix: raise max_completion_length, or ask for a shorter reflection (reflection_instruction).")),
+                "Fix: raise reflection_max_new_tokens, or ask for a shorter reflection (reflection_instruction).")),
             _Condition("retries_truncated", lambda r: _share(r, "r3/retry_truncated") >= TRUNCATED,
                        lambda r, k: (
                 f"{100 * _share(r, 'r3/retry_truncated'):.0f}% of retries stopped at {retry_limit} for {k} "
                 "logged steps: a cut-off retry rarely verifies, so the reward says little about the reflection. "
-                "Fix: raise attempt_max_new_tokens.")),
+                "Fix: raise attempt_max_new_tokens (the budget of the first attempt and of every retry).")),
             _Condition("saturated", _saturated, lambda r, k: (
                 f"retry success was {100 * (retry_success(r) or 0):.0f}% for {k} logged steps: "
                 + ("no retry succeeds, so no reflection earns a reward. Likely cause: the task is too hard for this "

@@ -26,7 +26,7 @@ CARD_FILE = "README.md"
 PAPER = "https://arxiv.org/abs/2505.24726"
 RECIPE_KEYS = ("mode", "max_steps", "learning_rate", "lr_scheduler_type", "num_generations",
                "per_device_train_batch_size", "gradient_accumulation_steps", "beta", "loss_type",
-               "max_completion_length", "attempt_max_new_tokens", "temperature", "use_lora", "seed")
+               "reflection_max_new_tokens", "attempt_max_new_tokens", "temperature", "use_lora", "seed")
 CITATION = """@article{bensal2025reflect,
   title   = {Reflect, Retry, Reward: Self-Improving LLMs via Reinforcement Learning},
   author  = {Bensal, Shelly and others},
@@ -65,7 +65,7 @@ def card_text(config: dict[str, Any], summary: dict[str, Any] | None, last: dict
              "## Training", "",
              f"- base model: `{base}`",
              f"- task: `{config.get('task')}` (binary verifier)",
-             f"- data: `{data}`" + (f" (split {config["split"]})" if config.get("split") else ""),
+             f"- data: `{data}`" + (f" (split {config['split']})" if config.get("split") else ""),
              "- recipe: " + ", ".join(f"{k} {config[k]}" for k in RECIPE_KEYS if config.get(k) is not None)]
     if summary:
         lines.append(f"- steps: {summary.get('steps')} ({summary.get('seconds', 0) / 60:.1f} minutes)")

@@ -28,7 +28,8 @@ def attach(trainer: Any, reward: Any, *, output_dir: str | Path, task: str, data
     """Install r3's console, metrics file, alarms and summary on `trainer`; returns the summary recorder.
 
     `reward` is the bound `RetryReward` (its `last_samples` feed the sample pairs and the retry tallies); give it
-    `log_samples=0` so that the pairs are not logged twice."""
+    `log_samples=0` so that the pairs are not logged twice. `attempt_max_new_tokens` is the retry's token budget
+    (named in the truncation alarm)."""
     console = Console(reward, log_samples=log_samples, samples_every=samples_every)
     alarms = SignalAlarms(alarm_steps, max_completion_length=trainer.args.max_completion_length,
                           attempt_max_new_tokens=attempt_max_new_tokens)
