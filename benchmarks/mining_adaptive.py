@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from r3.mining import MiningConfig, MiningStore, RoundSchedule, expected_samples, mine, run_identity
+from r3.mining import MineConfig, MiningStore, RoundSchedule, expected_samples, mine, run_identity
 from r3.mining.store import read_ledger
 from r3.tasks.countdown import CountdownTask
 from r3.types import Verdict
@@ -38,7 +38,7 @@ from simulate import CoinTask, SimulatedGenerator, coin_examples  # noqa: E402
 RATES = (0.1, 0.5, 0.9)
 
 
-def run_once(task, generator, examples, config: MiningConfig, out: Path) -> dict[str, Any]:
+def run_once(task, generator, examples, config: MineConfig, out: Path) -> dict[str, Any]:
     """Mine into a fresh directory; return stats, wall time and {problem_id: failed_attempts} of the kept rows."""
     start = time.perf_counter()
     with MiningStore.open(out, run_identity(config, examples, model="benchmark")) as store:
@@ -64,7 +64,7 @@ def simulated(queries: int, max_samples: int, workdir: Path) -> list[dict[str, A
             examples = coin_examples(probabilities)
             runs = {}
             for schedule in ("adaptive", "fixed"):
-                config = MiningConfig(max_samples=max_samples, schedule=schedule, batch_size=256)
+                config = MineConfig(max_samples=max_samples, schedule=schedule, batch_size=256)
                 out = workdir / f"sim-{population}-{rate}-{schedule}"
                 runs[schedule] = run_once(CoinTask(), SimulatedGenerator(), examples, config, out)
             adaptive, fixed = runs["adaptive"], runs["fixed"]
@@ -103,7 +103,7 @@ def real(queries: int, max_samples: int, max_new_tokens: int, workdir: Path) -> 
     examples = CountdownTask().load("sample:countdown", limit=queries)
     results = []
     for rate, schedule in [(0.5, "fixed"), *((rate, "adaptive") for rate in RATES)]:
-        config = MiningConfig(max_samples=max_samples, schedule=schedule, max_new_tokens=max_new_tokens,
+        config = MineConfig(max_samples=max_samples, schedule=schedule, attempt_max_new_tokens=max_new_tokens,
                               batch_size=32)
         run = run_once(HashCoinCountdown(rate), generator, examples, config, workdir / f"real-{rate}-{schedule}")
         results.append({"schedule": schedule, "rate": rate if schedule == "adaptive" else "any",

@@ -15,7 +15,7 @@ from r3.tasks import get_task
 def _eval(model_dir, out, *extra: str) -> int:
     return main([
         "eval", "--model", str(model_dir), "--task", "countdown", "--data", "sample:countdown", "--out", str(out),
-        "--max-new-tokens", "12", "--reflection-max-new-tokens", "8", "--batch-size", "4", "--no-progress",
+        "--attempt-max-new-tokens", "12", "--reflection-max-new-tokens", "8", "--batch-size", "4", "--no-progress",
         "--temperature", "1.0", *extra,
     ])
 

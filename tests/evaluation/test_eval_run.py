@@ -10,7 +10,8 @@ import pytest
 import r3.tasks
 from r3.errors import DataError, R3Error
 from r3.evaluation.compare import compare_runs
-from r3.evaluation.run import EvalSettings, evaluate, read_episodes
+from r3.evaluation.config import EvalConfig
+from r3.evaluation.run import evaluate, read_episodes
 from r3.tasks.base import Task, require
 from r3.types import Completion, Verdict
 
@@ -61,19 +62,20 @@ class ParrotGenerator:
 def echo(monkeypatch, tmp_path):
     """Register the stand-in task and write 10 problems; returns the data file."""
     real_get_task = r3.tasks.get_task
-    monkeypatch.setattr(r3.tasks, "get_task", lambda name: EchoTask() if name == "echo" else real_get_task(name))
+    monkeypatch.setattr(r3.tasks, "get_task", lambda name, *a, **k: EchoTask() if name == "echo" else real_get_task(name, *a, **k))
     data = tmp_path / "data.jsonl"
     data.write_text("".join(json.dumps({"q": f"q{i}", "answer": f"a{i}", "id": f"p{i}"}) + "\n" for i in range(10)))
     return data
 
 
-def _settings(data, **changes) -> EvalSettings:
-    return EvalSettings(**{"model": "parrot", "task": "echo", "data": str(data), "batch_size": 4, **changes})
+def _settings(data, **changes) -> EvalConfig:
+    return EvalConfig(**{"model": "parrot", "task": "echo", "data": str(data), "batch_size": 4, "temperature": 0.0,
+                         "attempt_max_new_tokens": 512, "progress": False, **changes})
 
 
 def test_writes_episodes_and_a_consistent_summary(echo, tmp_path):
     out = tmp_path / "run"
-    result = evaluate(_settings(echo), out, generator=ParrotGenerator(), progress=False)
+    result = evaluate(_settings(echo, out=out), generator=ParrotGenerator())
     episodes = read_episodes(out / "episodes.jsonl")
     assert [e.problem_id for e in episodes] == [f"p{i}" for i in range(10)]
     summary = json.loads((out / "summary.json").read_text())["summary"]
@@ -91,14 +93,14 @@ def test_ctrl_c_keeps_finished_batches_and_a_rerun_resumes(echo, tmp_path):
     out = tmp_path / "run"
     # batch 1 (q0-q3) takes calls 1-3, batch 2 is interrupted at its first retry (call 6)
     with pytest.raises(KeyboardInterrupt):
-        evaluate(_settings(echo), out, generator=ParrotGenerator(interrupt_at=6), progress=False)
+        evaluate(_settings(echo, out=out), generator=ParrotGenerator(interrupt_at=6))
     assert [e.index for e in read_episodes(out / "episodes.jsonl")] == [0, 1, 2, 3]
     assert not (out / "summary.json").exists()
     resumed_generator = ParrotGenerator()
-    result = evaluate(_settings(echo), out, generator=resumed_generator, progress=False)
+    result = evaluate(_settings(echo, out=out), generator=resumed_generator)
     assert result.resumed_from == 4
     assert resumed_generator.calls == 3 + 3  # batches 2 and 3 only
-    fresh = evaluate(_settings(echo), tmp_path / "fresh", generator=ParrotGenerator(), progress=False)
+    fresh = evaluate(_settings(echo, out=tmp_path / "fresh"), generator=ParrotGenerator())
     assert result.record["summary"] == fresh.record["summary"]
     assert (out / "episodes.jsonl").read_text() == (tmp_path / "fresh" / "episodes.jsonl").read_text()
 
@@ -106,20 +108,20 @@ def test_ctrl_c_keeps_finished_batches_and_a_rerun_resumes(echo, tmp_path):
 def test_a_line_cut_off_mid_write_is_dropped_on_resume(echo, tmp_path):
     out = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
-        evaluate(_settings(echo), out, generator=ParrotGenerator(interrupt_at=4), progress=False)
+        evaluate(_settings(echo, out=out), generator=ParrotGenerator(interrupt_at=4))
     with open(out / "episodes.jsonl", "a") as handle:
         handle.write('{"index": 4, "problem_id": "p4", "exa')
-    result = evaluate(_settings(echo), out, generator=ParrotGenerator(), progress=False)
+    result = evaluate(_settings(echo, out=out), generator=ParrotGenerator())
     assert [e.index for e in read_episodes(out / "episodes.jsonl")] == list(range(10))
     assert result.record["summary"]["n_problems"] == 10
 
 
 def test_finished_run_is_refused_unless_overwrite(echo, tmp_path):
     out = tmp_path / "run"
-    evaluate(_settings(echo), out, generator=ParrotGenerator(), progress=False)
+    evaluate(_settings(echo, out=out), generator=ParrotGenerator())
     with pytest.raises(R3Error, match="already holds a finished evaluation.*--overwrite"):
-        evaluate(_settings(echo), out, generator=ParrotGenerator(), progress=False)
-    result = evaluate(_settings(echo, limit=5), out, overwrite=True, generator=ParrotGenerator(), progress=False)
+        evaluate(_settings(echo, out=out), generator=ParrotGenerator())
+    result = evaluate(_settings(echo, limit=5, out=out, overwrite=True), generator=ParrotGenerator())
     assert result.record["summary"]["n_problems"] == 5
     assert len(read_episodes(out / "episodes.jsonl")) == 5
 
@@ -127,22 +129,22 @@ def test_finished_run_is_refused_unless_overwrite(echo, tmp_path):
 def test_unfinished_run_with_other_settings_is_refused(echo, tmp_path):
     out = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
-        evaluate(_settings(echo), out, generator=ParrotGenerator(interrupt_at=4), progress=False)
+        evaluate(_settings(echo, out=out), generator=ParrotGenerator(interrupt_at=4))
     with pytest.raises(R3Error, match="other settings.*temperature"):
-        evaluate(_settings(echo, temperature=0.7), out, generator=ParrotGenerator(), progress=False)
+        evaluate(_settings(echo, temperature=0.7, out=out), generator=ParrotGenerator())
 
 
 def test_row_missing_a_field_names_the_row_and_field(echo, tmp_path):
     with open(echo, "a") as handle:
         handle.write(json.dumps({"q": "q10"}) + "\n")
     with pytest.raises(DataError, match=r"data.jsonl, line 11.*field 'answer'"):
-        evaluate(_settings(echo), tmp_path / "run", generator=ParrotGenerator(), progress=False)
+        evaluate(_settings(echo, out=tmp_path / "run"), generator=ParrotGenerator())
     assert not (tmp_path / "run").exists()  # nothing written for a run that could not start
 
 
 def test_compare_reports_differences_and_overlap(echo, tmp_path):
-    evaluate(_settings(echo), tmp_path / "a", generator=ParrotGenerator(), progress=False)
-    evaluate(_settings(echo, limit=6), tmp_path / "b", generator=ParrotGenerator(), progress=False)
+    evaluate(_settings(echo, out=tmp_path / "a"), generator=ParrotGenerator())
+    evaluate(_settings(echo, limit=6, out=tmp_path / "b"), generator=ParrotGenerator())
     comparison = compare_runs(tmp_path / "a", tmp_path / "b")
     rows = {row.metric: row for row in comparison.rows}
     assert rows["problems"].difference == "-4"

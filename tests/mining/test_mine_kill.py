@@ -30,7 +30,7 @@ QUERIES = 24
 def mine_command(model: Path, out: Path) -> list[str]:
     return [sys.executable, "-m", "r3", "mine", "--model", str(model), "--task", "countdown",
             "--data", "sample:countdown", "--limit", str(QUERIES), "--max-samples", "4", "--keep", "1",
-            "--max-new-tokens", "3", "--batch-size", "2", "--out", str(out), "--no-progress"]
+            "--attempt-max-new-tokens", "3", "--batch-size", "2", "--out", str(out), "--no-progress"]
 
 
 def ledger_lines(out: Path) -> int:

@@ -11,13 +11,13 @@ import pytest
 from simulate import CoinTask, SimulatedGenerator, UnseededSimulatedGenerator, coin_examples  # tests/mining
 
 from r3.errors import DataError, R3Error
-from r3.mining import MiningConfig, MiningStore, RoundSchedule, expected_samples, mine, run_identity, sample_seed
+from r3.mining import MineConfig, MiningStore, RoundSchedule, expected_samples, mine, run_identity, sample_seed
 from r3.types import SamplingParams
 
 MIXED = [0.0, 0.005, 0.02, 0.1, 0.3, 0.5, 0.9, 1.0]
 
 
-def mine_into(out: Path, examples, generator, config: MiningConfig, **identity):
+def mine_into(out: Path, examples, generator, config: MineConfig, **identity):
     with MiningStore.open(out, run_identity(config, examples, model="sim", **identity)) as store:
         return mine(CoinTask(), generator, examples, config, store, progress=False)
 
@@ -42,8 +42,8 @@ def reference_outcomes(examples, seed: int, max_samples: int) -> dict[str, list[
 @pytest.mark.parametrize("keep", [1, 3])
 def test_adaptive_keeps_exactly_the_queries_and_failures_of_a_fixed_full_pass(tmp_path, keep):
     examples = coin_examples(MIXED * 12)
-    adaptive = MiningConfig(max_samples=64, keep=keep, batch_size=16)
-    fixed = MiningConfig(max_samples=64, keep=keep, batch_size=16, schedule="fixed")
+    adaptive = MineConfig(max_samples=64, keep=keep, batch_size=16)
+    fixed = MineConfig(max_samples=64, keep=keep, batch_size=16, schedule="fixed")
     mine_into(tmp_path / "adaptive", examples, SimulatedGenerator(), adaptive)
     mine_into(tmp_path / "fixed", examples, SimulatedGenerator(), fixed)
     got = {row["problem_id"]: row for row in read_lines(tmp_path / "adaptive" / "failures.jsonl")}
@@ -72,7 +72,7 @@ def test_samples_drawn_match_the_expectation_for_a_random_model(tmp_path):
     count = 1500
     for p in (0.1, 0.5):
         stats = mine_into(tmp_path / f"p{p}", coin_examples([p] * count), UnseededSimulatedGenerator(rng_seed=3),
-                          MiningConfig(max_samples=64, batch_size=64))
+                          MineConfig(max_samples=64, batch_size=64))
         ledger = read_lines(tmp_path / f"p{p}" / "progress.jsonl")
         samples = [entry["samples"] for entry in ledger]
         mean = sum(samples) / count
@@ -82,7 +82,7 @@ def test_samples_drawn_match_the_expectation_for_a_random_model(tmp_path):
 
     p_rare = 0.02  # a fixed pass keeps a query with probability 1 - 0.98**64 = 0.726
     stats = mine_into(tmp_path / "rare", coin_examples([p_rare] * count), UnseededSimulatedGenerator(rng_seed=4),
-                      MiningConfig(max_samples=64, batch_size=64))
+                      MineConfig(max_samples=64, batch_size=64))
     share, expected_share = stats.queries_kept / count, 1 - (1 - p_rare) ** 64
     assert abs(share - expected_share) < 4 * math.sqrt(expected_share * (1 - expected_share) / count)
 
@@ -95,7 +95,7 @@ def test_each_generate_call_mixes_many_queries_with_their_own_round_sizes(tmp_pa
 
     generator = Recording()
     generator.per_query = []
-    mine_into(tmp_path / "out", coin_examples([0.0, 0.5] * 40), generator, MiningConfig(max_samples=16, batch_size=8))
+    mine_into(tmp_path / "out", coin_examples([0.0, 0.5] * 40), generator, MineConfig(max_samples=16, batch_size=8))
     assert all(len(call) == 8 for call in generator.per_query[:5])  # the slots stay full while queries remain
     assert any(len(set(call.values())) > 1 for call in generator.per_query)  # different n in one call
 
@@ -115,7 +115,7 @@ class Interrupting(SimulatedGenerator):
 
 def test_interrupted_run_resumes_to_the_same_result(tmp_path):
     examples = coin_examples(MIXED * 5)
-    config = MiningConfig(max_samples=32, keep=2, batch_size=6)
+    config = MineConfig(max_samples=32, keep=2, batch_size=6)
     mine_into(tmp_path / "reference", examples, SimulatedGenerator(), config)
     with pytest.raises(KeyboardInterrupt):
         mine_into(tmp_path / "run", examples, Interrupting(stop_at=6), config)
@@ -149,9 +149,9 @@ def _without_offsets(line: str) -> str:
 
 def test_rerun_with_different_arguments_is_refused_naming_them(tmp_path):
     examples = coin_examples(MIXED)
-    config = MiningConfig(max_samples=8)
+    config = MineConfig(max_samples=8)
     mine_into(tmp_path / "run", examples, SimulatedGenerator(), config)
-    changed = MiningConfig(max_samples=8, temperature=0.7, keep=2)
+    changed = MineConfig(max_samples=8, temperature=0.7, keep=2)
     with pytest.raises(R3Error, match=r"--keep 2 \(was 1\); --temperature 0\.7 \(was 1\.0\)"):
         mine_into(tmp_path / "run", examples, SimulatedGenerator(), changed)
     with pytest.raises(R3Error, match="data contents"):
@@ -161,14 +161,14 @@ def test_rerun_with_different_arguments_is_refused_naming_them(tmp_path):
             pass
     # the batch size changes speed, not what is mined: allowed
     again = SimulatedGenerator()
-    mine_into(tmp_path / "run", examples, again, MiningConfig(max_samples=8, batch_size=2))
+    mine_into(tmp_path / "run", examples, again, MineConfig(max_samples=8, batch_size=2))
     assert again.calls == []
 
 
 def test_new_arguments_win_while_no_query_is_finished(tmp_path):
     """A run that failed before finishing a query (say, a wrong --model) must not block the corrected command."""
     examples = coin_examples(MIXED)
-    config = MiningConfig(max_samples=8)
+    config = MineConfig(max_samples=8)
     with MiningStore.open(tmp_path / "run", run_identity(config, examples, model="typo")):
         pass
     mine_into(tmp_path / "run", examples, SimulatedGenerator(), config)
@@ -179,13 +179,13 @@ def test_files_not_written_by_a_mining_run_are_left_alone(tmp_path):
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "failures.jsonl").write_text("precious\n")
     with pytest.raises(R3Error, match="not an r3 mining run"):
-        mine_into(tmp_path / "run", coin_examples(MIXED), SimulatedGenerator(), MiningConfig(max_samples=8))
+        mine_into(tmp_path / "run", coin_examples(MIXED), SimulatedGenerator(), MineConfig(max_samples=8))
     assert (tmp_path / "run" / "failures.jsonl").read_text() == "precious\n"
 
 
 def test_partial_and_uncommitted_lines_are_dropped_on_resume(tmp_path):
     examples = coin_examples(MIXED * 3)
-    config = MiningConfig(max_samples=16, batch_size=4)
+    config = MineConfig(max_samples=16, batch_size=4)
     mine_into(tmp_path / "reference", examples, SimulatedGenerator(), config)
     with pytest.raises(KeyboardInterrupt):
         mine_into(tmp_path / "run", examples, Interrupting(stop_at=4), config)
@@ -203,7 +203,7 @@ def test_partial_and_uncommitted_lines_are_dropped_on_resume(tmp_path):
 def test_a_crash_at_any_byte_resumes_to_exactly_once(tmp_path):
     """Every state a kill can leave (ledger cut at any byte; failures file at or past what the ledger committed)."""
     examples = coin_examples(MIXED * 2)
-    config = MiningConfig(max_samples=8, keep=2, batch_size=3)
+    config = MineConfig(max_samples=8, keep=2, batch_size=3)
     reference = tmp_path / "reference"
     mine_into(reference, examples, SimulatedGenerator(), config)
     failures, progress = (reference / "failures.jsonl").read_bytes(), (reference / "progress.jsonl").read_bytes()
@@ -229,7 +229,7 @@ def _committed_end(ledger: bytes) -> int:
 
 def test_a_corrupt_line_in_the_middle_is_reported_not_dropped(tmp_path):
     examples = coin_examples(MIXED)
-    config = MiningConfig(max_samples=8)
+    config = MineConfig(max_samples=8)
     mine_into(tmp_path / "run", examples, SimulatedGenerator(), config)
     path = tmp_path / "run" / "progress.jsonl"
     lines = path.read_text().splitlines(keepends=True)
@@ -239,7 +239,7 @@ def test_a_corrupt_line_in_the_middle_is_reported_not_dropped(tmp_path):
 
 
 def test_a_second_process_cannot_mine_into_the_same_directory(tmp_path):
-    config = MiningConfig(max_samples=8)
+    config = MineConfig(max_samples=8)
     identity = run_identity(config, coin_examples(MIXED), model="sim")
     with MiningStore.open(tmp_path / "run", identity), pytest.raises(R3Error, match="another process"):
         MiningStore.open(tmp_path / "run", identity)
@@ -252,7 +252,7 @@ def test_output_loads_with_datasets_and_follows_the_schema(tmp_path):
         example["tools"] = [{"name": f"tool{i}", "parameters": {f"arg{i}": {"type": ["int", "str"][i % 2],
                                                                               "default": [5, "x"][i % 2]}}}]
         example["answers"] = [{"name": f"tool{i}", "arguments": {f"arg{i}": [1, "a", None][i % 3]}}]
-    stats = mine_into(tmp_path / "run", examples, SimulatedGenerator(), MiningConfig(max_samples=8, keep=2))
+    stats = mine_into(tmp_path / "run", examples, SimulatedGenerator(), MineConfig(max_samples=8, keep=2))
     rows = read_lines(tmp_path / "run" / "failures.jsonl")
     loaded = datasets.load_dataset("json", data_files=str(tmp_path / "run" / "failures.jsonl"), split="train")
     assert len(loaded) == len(rows) == stats.queries_kept > 0
@@ -269,7 +269,7 @@ def test_output_loads_with_datasets_and_follows_the_schema(tmp_path):
 
 def test_stats_are_consistent_with_the_ledger(tmp_path):
     examples = coin_examples(MIXED * 4)
-    mine_into(tmp_path / "run", examples, SimulatedGenerator(), MiningConfig(max_samples=64))
+    mine_into(tmp_path / "run", examples, SimulatedGenerator(), MineConfig(max_samples=64))
     stats = json.loads((tmp_path / "run" / "stats.json").read_text())
     ledger = read_lines(tmp_path / "run" / "progress.jsonl")
     assert stats["queries_seen"] == len(ledger) == len(examples) and stats["complete"]
@@ -286,11 +286,11 @@ def test_stats_are_consistent_with_the_ledger(tmp_path):
 def test_an_example_with_a_reserved_field_name_is_refused(tmp_path):
     examples = coin_examples([0.5], mining="clash")
     with pytest.raises(DataError, match="field 'mining'"):
-        mine_into(tmp_path / "run", examples, SimulatedGenerator(), MiningConfig(max_samples=4))
+        mine_into(tmp_path / "run", examples, SimulatedGenerator(), MineConfig(max_samples=4))
 
 
 @pytest.mark.parametrize("bad", [{"keep": 0}, {"keep": 65}, {"max_samples": 0}, {"schedule": "x"},
                                  {"batch_size": 0}])
 def test_invalid_config_is_one_clear_error(bad):
     with pytest.raises(R3Error):
-        MiningConfig(**bad)
+        MineConfig(**bad)

@@ -1,63 +1,91 @@
-"""The `r3` command line: one module per subcommand under `r3.cli`.
+"""The `r3` command line: one module per command under `r3.cli`, all parsed by `r3.config_parser`.
 
-Each subcommand module defines `HELP` (one line), `add_arguments(parser)` and `run(args) -> int`, and imports heavy
-libraries (torch, transformers, trl) inside `run` so that `r3 --help` stays fast.
+Each command module defines `HELP` (one line) and `main(argv) -> int`; its settings are a config dataclass, so
+`--config FILE.yaml`, `--field value` / `--field-name value` overrides and `--help` with defaults work the same in
+every command. Heavy libraries (torch, transformers, trl) are imported inside `main`, so `r3 --help` stays fast.
+
+Exit codes: 0 done, 2 bad input (one line naming the culprit), 1 a failed run, 130 interrupted.
 """
 
 from __future__ import annotations
 
-import argparse
+import difflib
 import importlib
 import logging
 import sys
 
-# subcommand name -> module under r3.cli
+# command name -> module under r3.cli
 COMMANDS: dict[str, str] = {
     "tasks": "tasks",
     "verify": "verify",
     "eval": "eval",
+    "compare": "compare",
     "tiny-model": "tiny_model",
     "mine": "mine",
-    "forgetting": "forgetting",
     "train": "train",
+    "forgetting": "forgetting",
     "data": "data",
     "demo": "demo",
 }
 
+USAGE = "usage: r3 [-v] COMMAND [--config FILE.yaml] [--field value ...]   (r3 COMMAND --help: every field)"
 
-def build_parser() -> argparse.ArgumentParser:
+
+def overview() -> str:
     from r3 import __version__
 
-    parser = argparse.ArgumentParser(prog="r3", description="Reflect, Retry, Reward: train models to self-correct.")
-    parser.add_argument("--version", action="version", version=f"r3 {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    lines = [USAGE, "", f"r3 {__version__}: Reflect, Retry, Reward - train language models to self-correct.", "",
+             "commands:"]
     for name, module_name in COMMANDS.items():
-        module = importlib.import_module(f"r3.cli.{module_name}")
-        command = sub.add_parser(name, help=module.HELP, description=module.HELP)
-        module.add_arguments(command)
-        # a module with TAKES_EXTRA_ARGUMENTS = True gets unrecognised arguments as args.extra (r3 train overrides)
-        command.set_defaults(_run=module.run, _takes_extra=getattr(module, "TAKES_EXTRA_ARGUMENTS", False))
-    return parser
+        lines.append(f"  {name:<12} {importlib.import_module(f'r3.cli.{module_name}').HELP}")
+    lines += ["", "options:", "  -v, --verbose  log debug messages and show the traceback of an unexpected error",
+              "  --version      print the version"]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; every error a user can cause is one line on stderr."""
     from r3.errors import R3Error
 
-    parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    if extra and not args._takes_extra:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    args.extra = extra
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    verbose = any(token in ("-v", "--verbose") for token in argv[:1]) or "--verbose" in argv
+    argv = [token for i, token in enumerate(argv) if not (token == "--verbose" or (i == 0 and token == "-v"))]
+    if not argv or argv[0] in ("-h", "--help"):
+        print(overview())
+        return 0 if argv else 2
+    if argv[0] == "--version":
+        from r3 import __version__
+
+        print(f"r3 {__version__}")
+        return 0
+    command = argv[0]
+    if command not in COMMANDS:
+        close = difflib.get_close_matches(command, COMMANDS, n=2)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        print(f"r3: unknown command {command!r}{hint}\n{USAGE}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(message)s")
+    module = importlib.import_module(f"r3.cli.{COMMANDS[command]}")
     try:
-        return int(args._run(args) or 0)
+        return int(module.main(argv[1:]) or 0)
     except R3Error as error:
-        print(f"r3 {args.command}: error: {error}", file=sys.stderr)
+        print(f"r3 {command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"r3 {args.command}: interrupted; finished work is on disk", file=sys.stderr)
+        print(f"r3 {command}: interrupted; finished work is on disk", file=sys.stderr)
         return 130
+    except OSError as error:  # disk full, permissions, a path that vanished: the system's words, one line
+        if verbose:
+            raise
+        where = f" ({error.filename})" if getattr(error, "filename", None) else ""
+        print(f"r3 {command}: error: {error.strerror or error}{where}", file=sys.stderr)
+        return 1
+    except Exception as error:  # a bug: one line by default, the traceback with -v
+        if verbose:
+            raise
+        print(f"r3 {command}: internal error: {type(error).__name__}: {str(error)[:300]} (rerun with -v for the "
+              "traceback, and please report it)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

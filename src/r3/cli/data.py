@@ -1,97 +1,90 @@
-"""`r3 data GENERATOR ...`: make task data. One sub-subcommand per generator; today `countdown`.
+"""`r3 data GENERATOR ...`: make task data. One generator today: `countdown`.
 
     r3 data countdown --n 1000 --seed 0 --out puzzles.jsonl
     r3 data countdown --n 200 --seed 1 --sizes 4 --max-target 999 --with-solution --out hard.jsonl
 
-Rows are written one per line as they are made, into OUT.partial, which becomes OUT only once all N are written, so
-an interrupted run never leaves a file that looks finished. Generation is deterministic for a seed: rerun to redo.
-To add a generator, add a function `_add_NAME(subparsers)` that registers its parser with `set_defaults(_make=...)`
-and list it in `GENERATORS`.
+Rows are made in memory and written to a temporary file beside OUT, which replaces OUT only once all N are written
+(fsynced), so an interrupted run never leaves a file that looks finished. Generation is deterministic for a seed.
+To add a generator, add its config class and maker to `GENERATORS`.
 """
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
+from dataclasses import dataclass
+from typing import ClassVar
+
+from r3.config import CommandConfig, option
 
 HELP = "generate task data (e.g. solvable Countdown puzzles) as JSONL"
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="generator", metavar="GENERATOR", required=True)
-    for add in GENERATORS:
-        add(sub)
+@dataclass
+class CountdownDataConfig(CommandConfig):
+    n: int | None = option(None, "how many puzzles to write")
+    out: str | None = option(None, "JSONL file to write")
+    seed: int = option(42, "random seed")
+    overwrite: bool = option(False, "replace OUT if it is a regular file")
+    min_target: int = option(10, "smallest target")
+    max_target: int = option(100, "largest target")
+    min_number: int = option(1, "smallest number")
+    max_number: int = option(99, "largest number")
+    sizes: list[int] = option([3, 4], "how many numbers a puzzle has, chosen uniformly per puzzle")
+    with_solution: bool = option(False, "also write one solution per puzzle")
+
+    required: ClassVar[tuple[str, ...]] = ("n", "out")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        from r3.errors import R3Error
+
+        if self.n is not None and self.n < 1:
+            raise R3Error(f"field 'n' must be at least 1, got {self.n}")
 
 
-def run(args: argparse.Namespace) -> int:
-    return args._make(args)
-
-
-def _add_countdown(sub: argparse._SubParsersAction) -> None:
-    help_text = "Countdown puzzles solvable by construction (defaults: the public 3-to-4-number set's ranges)"
-    parser = sub.add_parser("countdown", help=help_text, description=help_text)
-    _add_output_arguments(parser)
-    parser.add_argument("--min-target", type=int, default=10, help="smallest target (default: 10)")
-    parser.add_argument("--max-target", type=int, default=100, help="largest target (default: 100)")
-    parser.add_argument("--min-number", type=int, default=1, help="smallest number (default: 1)")
-    parser.add_argument("--max-number", type=int, default=99, help="largest number (default: 99)")
-    parser.add_argument("--sizes", type=_sizes, default=(3, 4), metavar="K[,K...]",
-                        help="how many numbers a puzzle has, chosen uniformly per puzzle (default: 3,4)")
-    parser.add_argument("--with-solution", action="store_true", help="also write one solution per puzzle")
-    parser.set_defaults(_make=_make_countdown)
-
-
-GENERATORS = (_add_countdown,)
-
-
-def _add_output_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--n", type=_positive, required=True, help="how many rows to write")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=Path, required=True, help="JSONL file to write")
-    parser.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
-
-
-def _make_countdown(args: argparse.Namespace) -> int:
+def _make_countdown(config: CountdownDataConfig) -> int:
     from r3.tasks.countdown_generator import PuzzleRanges, generate_puzzles
 
-    ranges = PuzzleRanges(min_target=args.min_target, max_target=args.max_target, min_number=args.min_number,
-                          max_number=args.max_number, sizes=args.sizes)
-    rows = (puzzle.to_row(args.with_solution) for puzzle in generate_puzzles(args.n, args.seed, ranges))
-    _write_rows(rows, args.n, args.out, args.overwrite, unit="puzzle")
-    print(f"wrote {args.n} Countdown puzzles to {args.out}")
+    ranges = PuzzleRanges(min_target=config.min_target, max_target=config.max_target, min_number=config.min_number,
+                          max_number=config.max_number, sizes=tuple(config.sizes))
+    rows = (puzzle.to_row(config.with_solution) for puzzle in generate_puzzles(config.n, config.seed, ranges))
+    _write_rows(rows, config.n, config.out, config.overwrite, unit="puzzle")
+    print(f"wrote {config.n} Countdown puzzles to {config.out}")
     return 0
 
 
-def _write_rows(rows, total: int, out: Path, overwrite: bool, unit: str) -> None:
-    """Write rows as JSONL through OUT.partial, with a progress bar, and rename it to OUT when complete."""
-    import json
+GENERATORS = {"countdown": (CountdownDataConfig, _make_countdown)}
+
+
+def main(argv: list[str]) -> int:
+    from r3.config_parser import ConfigParser
+    from r3.errors import R3Error
+
+    if not argv or argv[0] in ("-h", "--help"):
+        print(f"usage: r3 data GENERATOR [--field value ...]\n\n{HELP}\n\ngenerators: {', '.join(GENERATORS)} "
+              "(r3 data GENERATOR --help lists its settings)")
+        return 0 if argv else 2
+    if argv[0] not in GENERATORS:
+        raise R3Error(f"unknown generator {argv[0]!r}; available: {', '.join(GENERATORS)}")
+    config_class, make = GENERATORS[argv[0]]
+    (config,) = ConfigParser([config_class], prog=f"r3 data {argv[0]}", description=HELP).parse(argv[1:])
+    return make(config)
+
+
+def _write_rows(rows, total: int, out: str, overwrite: bool, unit: str) -> None:
+    """Write rows as JSONL to a temporary file beside OUT, with a progress bar; replace OUT when complete."""
+    from pathlib import Path
 
     from tqdm import tqdm
 
     from r3.errors import R3Error
+    from r3.rundir import dumps_line, write_atomic
 
-    if out.is_dir():
-        raise R3Error(f"{out} is a directory")
-    if out.exists() and not overwrite:
-        raise R3Error(f"{out} already exists (pass --overwrite to replace it)")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".partial")
-    progress = tqdm(rows, total=total, unit=unit, disable=total < 1000, desc=f"writing {out.name}")
-    with open(partial, "w", encoding="utf-8") as handle:
-        handle.writelines(json.dumps(row) + "\n" for row in progress)
-    partial.replace(out)
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
-
-
-def _sizes(text: str) -> tuple[int, ...]:
-    try:
-        sizes = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers like 3,4, got {text!r}") from None
-    return sizes
+    path = Path(out)
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise R3Error(f"--out {path} exists and is not a regular file; r3 does not replace it")
+    if path.exists() and not overwrite:
+        raise R3Error(f"--out {path} already exists (pass --overwrite to replace it)")
+    if not path.parent.is_dir():
+        raise R3Error(f"--out {path}: folder {path.parent} does not exist")
+    progress = tqdm(rows, total=total, unit=unit, disable=total < 1000, desc=f"writing {path.name}")
+    write_atomic(path, b"".join(dumps_line(row) for row in progress))

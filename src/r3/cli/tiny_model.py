@@ -6,23 +6,34 @@
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
+from dataclasses import dataclass
+from typing import ClassVar
+
+from r3.config import CommandConfig, option
 
 HELP = "write a tiny random Qwen2 chat model to OUT_DIR (for tests and trying r3 without a download)"
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("out_dir", type=Path, metavar="OUT_DIR", help="directory to write the model into")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random weights (default: 0)")
+@dataclass
+class TinyModelConfig(CommandConfig):
+    out: str | None = option(None, "directory to write the model into")
+    seed: int = option(42, "seed of the random weights")
+
+    required: ClassVar[tuple[str, ...]] = ("out",)
 
 
-def run(args: argparse.Namespace) -> int:
+def main(argv: list[str]) -> int:
+    from pathlib import Path
+
+    from r3.config_parser import ConfigParser
     from r3.errors import R3Error
     from r3.tiny_model import build_tiny_model
 
-    if args.out_dir.is_file():
-        raise R3Error(f"{args.out_dir} is a file, not a directory")
-    path = build_tiny_model(args.out_dir, seed=args.seed)
+    (config,) = ConfigParser([TinyModelConfig], prog="r3 tiny-model", description=HELP,
+                             positionals={"out": "?"}).parse(argv)
+    out = Path(config.out)
+    if out.exists() and not out.is_dir():
+        raise R3Error(f"{out} is a file, not a directory")
+    path = build_tiny_model(out, seed=config.seed)
     print(f"wrote a tiny model to {path} (load it with AutoModelForCausalLM.from_pretrained('{path}'))")
     return 0

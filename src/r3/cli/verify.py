@@ -1,68 +1,56 @@
-"""`r3 verify --task T FILE`: judge completions stored in a JSONL file.
+"""`r3 verify --task T FILE`: judge completions stored in a data file.
 
-Each line holds an example's fields plus `completion`. One verdict per line is written as JSONL (to --out, or to
-FILE with `.verdicts.jsonl` in place of `.jsonl`), and the accuracy is printed.
+Each row holds an example's fields plus `completion`; the file is read by the loader every command uses (JSONL, JSON,
+CSV, TSV, Parquet). One verdict per row is written as JSONL (to --out, or beside FILE as FILE.verdicts.jsonl) and the
+accuracy is printed.
 
     r3 verify --task countdown completions.jsonl
+    r3 verify --task function_calling --task-option match=bfcl answers.parquet --out verdicts.jsonl
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-from pathlib import Path
+from dataclasses import dataclass
+from typing import ClassVar
 
-HELP = "judge the completions in a JSONL file (example fields + 'completion') and print the accuracy"
+from r3.config import CommandConfig, TaskArgs, option
 
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", type=Path, help="JSONL file: one example per line, with a 'completion' field")
-    parser.add_argument("--task", required=True, help="task name, or package.module:ClassName")
-    parser.add_argument("--out", type=Path, help="where to write verdicts (default: FILE.verdicts.jsonl)")
-    parser.add_argument("--skip-bad-lines", action="store_true", help="count and skip malformed lines")
+HELP = "judge the completions in a data file (example fields + 'completion') and print the accuracy"
 
 
-def run(args: argparse.Namespace) -> int:
-    from r3.data import read_jsonl
+@dataclass
+class VerifyConfig(CommandConfig, TaskArgs):
+    file: str | None = option(None, "data file: one example per row, with a 'completion' field")
+    out: str | None = option(None, "where to write the verdicts (default: FILE.verdicts.jsonl beside FILE)")
+
+    required: ClassVar[tuple[str, ...]] = ("task", "file")
+
+
+def main(argv: list[str]) -> int:
+    from pathlib import Path
+
+    from r3.config_parser import ConfigParser
     from r3.errors import R3Error
-    from r3.tasks import get_task
+    from r3.tasks import verify_file
+    from r3.tasks.verify_file import default_out
 
-    task = get_task(args.task)
-    if not args.file.is_file():
-        raise R3Error(f"{args.file}: no such file")
-    rows, labels, skipped = read_jsonl(args.file, skip_bad=args.skip_bad_lines)
-    out = args.out or args.file.with_name(args.file.name.removesuffix(".jsonl") + ".verdicts.jsonl")
-    correct = judged = 0
-    with open(out, "w", encoding="utf-8") as handle:
-        for index, (row, label) in enumerate(zip(rows, labels)):
-            judged_row = _judge(task, row, index, label, args)
-            if judged_row is None:
-                skipped += 1
-                continue
-            problem_id, verdict = judged_row
-            record = {"line": int(label.split()[-1]), "problem_id": problem_id, "correct": verdict.correct,
-                      "reason": verdict.reason}
-            handle.write(json.dumps(record) + "\n")
-            judged += 1
-            correct += verdict.correct
-    accuracy = correct / judged if judged else 0.0
-    print(f"{task.name}: {correct}/{judged} correct (accuracy {accuracy:.4f}); verdicts in {out}")
-    if skipped:
-        print(f"skipped {skipped} bad line(s)")
+    (config,) = ConfigParser([VerifyConfig], prog="r3 verify", description=HELP,
+                             positionals={"file": "?"}).parse(argv)
+    source = Path(config.file)
+    if source.exists() and not source.is_file():
+        raise R3Error(f"{source}: is a directory, not a data file")
+    out = Path(config.out) if config.out else default_out(source)
+    if out.exists() and source.exists() and out.resolve() == source.resolve():
+        raise R3Error(f"--out {out} is the input file; choose another path")
+    if out.is_dir():
+        raise R3Error(f"--out {out} is a directory")
+    task = config.build_task()
+    summary = verify_file(task, source, out=out, split=config.split, limit=config.limit,
+                          skip_bad_lines=config.skip_bad_lines)
+    print(f"{task.name}: {summary.correct}/{summary.judged} correct (accuracy {summary.accuracy:.4f}); "
+          f"verdicts in {summary.out}")
+    if summary.verifier_errors:
+        print(f"verifier errors: {summary.verifier_errors} (counted as incorrect; reasons in {summary.out})")
+    if summary.skipped:
+        print(f"skipped {summary.skipped} bad row(s)")
     return 0
-
-
-def _judge(task, row: dict, index: int, label: str, args: argparse.Namespace):
-    """(problem id, verdict) for one line, or None for a bad line that --skip-bad-lines lets through."""
-    from r3.errors import DataError
-
-    try:
-        completion = row.get("completion")
-        if not isinstance(completion, str):
-            raise DataError("missing, or not a string", field="completion")
-        example = task.normalize(row)
-    except DataError as error:
-        if args.skip_bad_lines:
-            return None
-        raise error.at(source=str(args.file), row=label) from None
-    return task.problem_id(example, index), task.verify(example, completion)

@@ -2,18 +2,18 @@
 
     r3 forgetting --base M0 --trained M1 --out runs/forgetting
 
-`run_forgetting(ForgettingConfig(...))` is the Python entry point; see docs/forgetting.md.
+`run_forgetting(ForgettingPlan(...))` is the Python entry point; see docs/forgetting.md.
 """
 
 from r3.forgetting.benchmarks import BUILTIN_DEFAULTS, DEFAULT_BENCHMARKS, BenchmarkSettings, settings_for
-from r3.forgetting.check import ForgettingConfig, ForgettingResult, run_forgetting
+from r3.forgetting.check import ForgettingPlan, ForgettingResult, run_forgetting
 from r3.forgetting.harness import ModelOptions
 
 __all__ = [
     "BUILTIN_DEFAULTS",
     "DEFAULT_BENCHMARKS",
     "BenchmarkSettings",
-    "ForgettingConfig",
+    "ForgettingPlan",
     "ForgettingResult",
     "ModelOptions",
     "run_forgetting",

@@ -39,7 +39,7 @@ ROLES = ("base", "trained")
 
 
 @dataclass(frozen=True)
-class ForgettingConfig:
+class ForgettingPlan:
     """Everything one forgetting check needs. `limit` caps documents per task (a float < 1 is a fraction)."""
 
     base: str
@@ -63,7 +63,7 @@ class ForgettingResult:
     table: str
 
 
-def run_forgetting(config: ForgettingConfig, task_manager: TaskManager | None = None) -> ForgettingResult:
+def run_forgetting(config: ForgettingPlan, task_manager: TaskManager | None = None) -> ForgettingResult:
     """Evaluate both models, write DIR/{base,trained}/results.json, DIR/table.{md,json} and DIR/forgetting.png.
 
     Unknown benchmark names and models that cannot be found stop the run before anything is evaluated (R3Error).
@@ -109,7 +109,7 @@ def run_forgetting(config: ForgettingConfig, task_manager: TaskManager | None = 
 def _evaluate_model(
     role: str,
     model: str,
-    config: ForgettingConfig,
+    config: ForgettingPlan,
     task_manager: TaskManager,
     failures: list[Failure],
     skip: set[str],
@@ -175,7 +175,7 @@ def _model_stamp(model: str) -> int | None:
     return max((child.stat().st_mtime_ns for child in path.iterdir() if child.is_file()), default=None)
 
 
-def _fingerprint(model: str, settings: BenchmarkSettings, config: ForgettingConfig) -> dict[str, Any]:
+def _fingerprint(model: str, settings: BenchmarkSettings, config: ForgettingPlan) -> dict[str, Any]:
     """What makes a saved benchmark result reusable: same model files, settings, limit, seed, harness version."""
     from importlib.metadata import version
 
@@ -193,7 +193,7 @@ def _fingerprint(model: str, settings: BenchmarkSettings, config: ForgettingConf
     }
 
 
-def _describe(config: ForgettingConfig) -> dict[str, Any]:
+def _describe(config: ForgettingPlan) -> dict[str, Any]:
     """The run's arguments as JSON (run.json, and the settings block of table.json)."""
     described = dataclasses.asdict(config)
     described["out_dir"] = str(config.out_dir)

@@ -5,10 +5,11 @@ directory (store.py); `RoundSchedule` decides how many samples each round draws 
 what stats.json reports (stats.py).
 """
 
-from r3.mining.miner import MiningConfig, mine, run_identity
+from r3.mining.config import MineConfig
+from r3.mining.miner import mine, run_identity
 from r3.mining.schedule import RoundSchedule, expected_samples, sample_seed
 from r3.mining.stats import MiningStats
 from r3.mining.store import MiningStore
 
-__all__ = ["MiningConfig", "MiningStats", "MiningStore", "RoundSchedule", "expected_samples", "mine",
+__all__ = ["MineConfig", "MiningStats", "MiningStore", "RoundSchedule", "expected_samples", "mine",
            "run_identity", "sample_seed"]

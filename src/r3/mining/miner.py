@@ -17,12 +17,12 @@ import inspect
 import json
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
 from typing import Any
 
 from tqdm.auto import tqdm
 
-from r3.errors import DataError, R3Error
+from r3.errors import DataError
+from r3.mining.config import MineConfig
 from r3.mining.schedule import QueryState, RoundSchedule, sample_seed
 from r3.mining.stats import MiningStats
 from r3.mining.store import STATS_FILE, FinishedQuery, MiningStore, write_atomic
@@ -34,49 +34,9 @@ logger = logging.getLogger(__name__)
 RESERVED_FIELDS = ("task", "problem_id", "prompt_messages", "failed_attempts", "mining")
 
 
-@dataclass(frozen=True)
-class MiningConfig:
-    """What to mine and how.
-
-    Attributes:
-        max_samples: the per-query budget (the paper's 64).
-        keep: stop a query after this many failures and keep them all (first ones in sample order).
-        schedule: "adaptive" (growing rounds 1, 1, 2, 4, ...) or "fixed" (all max_samples in one round).
-        batch_size: queries in flight; each step draws one round for all of them in one generate call.
-    """
-
-    max_samples: int = 64
-    keep: int = 1
-    schedule: str = "adaptive"
-    temperature: float = 1.0
-    top_p: float = 1.0
-    max_new_tokens: int = 256
-    seed: int = 0
-    batch_size: int = 32
-
-    def __post_init__(self) -> None:
-        if self.max_samples < 1:
-            raise R3Error(f"--max-samples must be at least 1, got {self.max_samples}")
-        if not 1 <= self.keep <= self.max_samples:
-            raise R3Error(f"--keep must be between 1 and --max-samples ({self.max_samples}), got {self.keep}")
-        if self.schedule not in ("adaptive", "fixed"):
-            raise R3Error(f"--schedule must be 'adaptive' or 'fixed', got {self.schedule!r}")
-        if self.batch_size < 1:
-            raise R3Error(f"--batch-size must be at least 1, got {self.batch_size}")
-
-    def round_schedule(self) -> RoundSchedule:
-        if self.schedule == "fixed":
-            return RoundSchedule.fixed(self.max_samples)
-        return RoundSchedule(max_samples=self.max_samples)
-
-    def sampling(self) -> SamplingParams:
-        return SamplingParams(n=1, temperature=self.temperature, top_p=self.top_p,
-                              max_new_tokens=self.max_new_tokens, seed=self.seed)
-
-
-def run_identity(config: MiningConfig, examples: Sequence[dict[str, Any]], **arguments: Any) -> dict[str, Any]:
+def run_identity(config: MineConfig, examples: Sequence[dict[str, Any]], **arguments: Any) -> dict[str, Any]:
     """The contents of run.json: every argument that decides what is mined, plus a hash of the examples."""
-    identity = asdict(config)
+    identity = config.identity()
     identity.update(arguments)
     identity["data_sha256"] = hashlib.sha256(
         json.dumps(list(examples), sort_keys=True, default=str).encode("utf-8")
@@ -88,7 +48,7 @@ def mine(
     task: Task,
     generator: Generator,
     examples: Sequence[dict[str, Any]],
-    config: MiningConfig,
+    config: MineConfig,
     store: MiningStore,
     progress: bool = True,
 ) -> MiningStats:
@@ -156,7 +116,7 @@ def _sample_round(
     states: list[QueryState],
     schedule: RoundSchedule,
     params: SamplingParams,
-    config: MiningConfig,
+    config: MineConfig,
     seeded: bool,
     call_seed: int,
 ) -> None:

@@ -1,17 +1,17 @@
 """Reflection-only GRPO training on TRL (`r3 train`).
 
-    from r3.training import load_config, run_training
-    config, training = load_config("configs/tiny_cpu.yaml", ["--max_steps", "10"])
+    from r3.training import load_train_config, run_training
+    config, training = load_train_config("configs/tiny_cpu.yaml", ["--max_steps", "10"])
     run_training(config, training)
 
-Modules: config (R3Config + GRPOConfig from YAML), data (training rows from `r3 mine` output or task data),
+Modules: config (TrainConfig + GRPOConfig from YAML), data (training rows from `r3 mine` output or task data),
 reward (the retry reward), online (first attempts during training), trainer (GRPOTrainer wiring, saving),
 trl_adapter (every private TRL call). See docs/training.md.
 """
 
-from r3.training.config import R3Config, load_config
+from r3.training.config import TrainConfig, load_train_config
 
-__all__ = ["R3Config", "load_config", "run_training"]
+__all__ = ["TrainConfig", "load_train_config", "run_training"]
 
 
 def __getattr__(name: str):

@@ -14,6 +14,11 @@ Columns besides `prompt` travel to the reward function as keyword arguments (TRL
     r3_task_prompt  the first-attempt messages (what the retry conversation starts from)
     r3_attempt      the failed attempt (offline; online: filled in by the rollout)
     r3_reason       the verifier's reason for that failure
+
+What the model is given is token ids, not this text: a rollout function (`r3.training.online`) builds each
+reflection prompt with `r3.conversation.reflection_prompt_ids` from the attempt's generated ids (`r3 mine` keeps
+them; `r3_attempt_ids`, kept out of the dataset) and hands TRL those ids, so a template that drops reasoning from
+earlier turns cannot hide it, and eval, mining and training give the model the same ids.
 """
 
 from __future__ import annotations
@@ -24,11 +29,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from r3.conversation import reflection_messages, retry_messages
+from r3.conversation import reflection_messages, reflection_prompt_ids, retry_after_reflection_ids
 from r3.data import load_rows
 from r3.errors import DataError, R3Error, shorten
+from r3.generation.templates import ChatTemplate, end_of_turn_ids
 from r3.tasks.base import Task
-from r3.training.config import R3Config
+from r3.training.config import TrainConfig
 from r3.types import Message
 
 logger = logging.getLogger(__name__)
@@ -37,7 +43,7 @@ MINING_FIELDS = ("task", "problem_id", "prompt_messages", "failed_attempts", "mi
 FAILURES_FILE = "failures.jsonl"
 
 
-def instructions(task: Task, config: R3Config) -> tuple[str, str]:
+def instructions(task: Task, config: TrainConfig) -> tuple[str, str]:
     """The reflection and retry instructions: the config's overrides, else the task's own."""
     return (config.reflection_instruction or task.reflection_instruction,
             config.retry_instruction or task.retry_instruction)
@@ -48,13 +54,13 @@ def prompt_key(prompt: Sequence[Message]) -> str:
     return json.dumps([{"role": m["role"], "content": m["content"]} for m in prompt], ensure_ascii=False)
 
 
-def build_rows(task: Task, config: R3Config) -> list[dict[str, Any]]:
+def build_rows(task: Task, config: TrainConfig) -> list[dict[str, Any]]:
     """Training rows for `config.mode`, validated; every problem is a DataError naming source, row and field."""
     return offline_rows(task, config) if config.mode == "offline" else online_rows(task, config)
 
 
-def online_rows(task: Task, config: R3Config) -> list[dict[str, Any]]:
-    examples = task.load(config.data, config.data_split, config.data_limit)
+def online_rows(task: Task, config: TrainConfig) -> list[dict[str, Any]]:
+    examples = task.load(config.data, config.split, config.limit)
     if not examples:
         raise R3Error(f"no examples in {config.data or task.default_source}")
     rows = []
@@ -64,13 +70,13 @@ def online_rows(task: Task, config: R3Config) -> list[dict[str, Any]]:
     return rows
 
 
-def offline_rows(task: Task, config: R3Config) -> list[dict[str, Any]]:
+def offline_rows(task: Task, config: TrainConfig) -> list[dict[str, Any]]:
     if config.data is None:
         raise R3Error("offline mode needs 'data': the output directory of `r3 mine` (or its failures.jsonl)")
     source = config.data
     if Path(source).expanduser().is_dir() and (Path(source).expanduser() / FAILURES_FILE).is_file():
         source = str(Path(source).expanduser() / FAILURES_FILE)
-    loaded = load_rows(source, config.data_split, config.data_limit)
+    loaded = load_rows(source, config.split, config.limit)
     if not loaded.rows:
         raise R3Error(f"{loaded.source}: no failures to train on")
     reflect, retry = instructions(task, config)
@@ -84,7 +90,7 @@ def offline_rows(task: Task, config: R3Config) -> list[dict[str, Any]]:
     return rows
 
 
-def _offline_row(task: Task, row: dict[str, Any], config: R3Config, reflect: str, retry: str) -> list[dict]:
+def _offline_row(task: Task, row: dict[str, Any], config: TrainConfig, reflect: str, retry: str) -> list[dict]:
     mined_for = row.get("task")
     if mined_for is None:
         raise DataError("missing (is this the failures.jsonl written by `r3 mine`?)", field="task")
@@ -104,9 +110,22 @@ def _offline_row(task: Task, row: dict[str, Any], config: R3Config, reflect: str
                 and isinstance(attempt.get("reason"), str)):
             raise DataError(f"attempt {number} needs 'text' and 'reason' strings, got {shorten(attempt)}",
                             field="failed_attempts")
-        messages = reflection_messages(prompt, [attempt["text"]], [], [attempt["reason"]], reflect, retry)
+        messages = reflection_messages(prompt, [attempt["text"]], [], [attempt["reason"]], reflect, retry,
+                                       strip_reasoning=config.strip_reasoning)
         out.append(_row(messages, problem_id, example, prompt, attempt["text"], attempt["reason"]))
+        out[-1]["r3_attempt_ids"] = _token_ids(attempt.get("token_ids"), number)
     return out
+
+
+def _token_ids(value: Any, number: int) -> list[int] | None:
+    """The mined attempt's generated ids (absent in data not written by `r3 mine`: the text is encoded then)."""
+    if value is None:
+        return None
+    if not (isinstance(value, list) and all(isinstance(i, int) and not isinstance(i, bool) and i >= 0
+                                            for i in value)):
+        raise DataError(f"attempt {number}: 'token_ids' must be a list of token ids, got {shorten(value)}",
+                        field="failed_attempts")
+    return value
 
 
 def _messages(value: Any) -> list[Message]:
@@ -128,32 +147,62 @@ def _row(prompt, problem_id, example, task_prompt, attempt, reason) -> dict[str,
 
 
 def to_dataset(rows: list[dict[str, Any]]):
-    """The rows as a `datasets.Dataset` (what GRPOTrainer takes)."""
+    """The rows as a `datasets.Dataset` (what GRPOTrainer takes); token ids stay with the rollout (`rows`)."""
     import datasets
 
-    return datasets.Dataset.from_list(rows)
+    return datasets.Dataset.from_list([{k: v for k, v in row.items() if k != "r3_attempt_ids"} for row in rows])
 
 
-def check_lengths(rows: list[dict[str, Any]], tokenizer: Any, task: Task, config: R3Config, training: Any,
+def training_template(trainer: Any) -> ChatTemplate:
+    """The policy's chat template with GRPOConfig's `chat_template_kwargs`, ending turns at TRL's eos ids."""
+    tokenizer = trainer.processing_class
+    return ChatTemplate(tokenizer, trainer.chat_template_kwargs,
+                        stop_ids=end_of_turn_ids(tokenizer, trainer.eos_token_ids))
+
+
+def attempt_ids(template: ChatTemplate, row: dict[str, Any]) -> list[int]:
+    """A row's failed attempt as the model generated it: the mined ids where they decode to the mined text (the
+    same tokenizer), else the text encoded."""
+    ids = row.get("r3_attempt_ids")
+    if ids and template.decode(ids) == row["r3_attempt"]:
+        return list(ids)
+    return template.encode_text(row["r3_attempt"])
+
+
+def row_prompt_ids(template: ChatTemplate, row: dict[str, Any], reflect: str, retry: str, *,
+                   strip_reasoning: bool) -> list[int]:
+    """The reflection prompt of an offline row, as token ids (`r3.conversation.reflection_prompt_ids`)."""
+    return reflection_prompt_ids(template, row["r3_task_prompt"], [attempt_ids(template, row)], [],
+                                 [row["r3_reason"]], reflect, retry, strip_reasoning=strip_reasoning)
+
+
+def check_lengths(rows: list[dict[str, Any]], tokenizer: Any, task: Task, config: TrainConfig, training: Any,
                   limit: int | None, limit_name: str) -> list[dict[str, Any]]:
     """Rows whose whole reflect-retry conversation fits the token budget; the others stop training (or are dropped).
 
     Offline, a row needs its reflection prompt + `max_completion_length` (the reflection) + the retry turn's
-    template tokens + `retry_max_new_tokens` to fit `limit` (the model's context, or vllm_max_model_length).
-    Online, the first attempt (`attempt_max_new_tokens`) comes on top. `max_prompt_length` bounds the prompt alone.
+    template tokens + `attempt_max_new_tokens` (the retry) to fit `limit` (the model's context, or
+    vllm_max_model_length). Online, the first attempt (`attempt_max_new_tokens`) comes on top. `max_prompt_length`
+    bounds the prompt alone. Counted on the token ids the model is given (`r3.conversation`).
     """
     reflect, retry = instructions(task, config)
+    template = ChatTemplate(tokenizer, training.chat_template_kwargs)
     kept, problems = [], []
+    strip = config.strip_reasoning
     for index, row in enumerate(rows):
-        attempt = row["r3_attempt"] if config.mode == "offline" else ""
-        skeleton = retry_messages(row["r3_task_prompt"], [attempt], [""], [row["r3_reason"] or "(reason)"],
-                                  reflect, retry)
-        prompt_tokens = _count(tokenizer, row["prompt"])
-        parts = {"conversation": _count(tokenizer, skeleton),
-                 "max_completion_length": training.max_completion_length,
-                 "retry_max_new_tokens": config.retry_max_new_tokens}
+        prompt, reason = row["r3_task_prompt"], row["r3_reason"] or "(reason)"
+        if config.mode == "offline":
+            reflection_prompt = row_prompt_ids(template, row, reflect, retry, strip_reasoning=strip)
+            prompt_tokens = len(reflection_prompt)
+        else:
+            reflection_prompt = reflection_prompt_ids(template, prompt, [[]], [], [reason], reflect, retry,
+                                                      strip_reasoning=strip)
+            prompt_tokens = len(template.encode(prompt))
+        ids = retry_after_reflection_ids(template, prompt, reflection_prompt, [], reason, retry, strip_reasoning=strip)
+        parts = {"conversation": len(ids), "max_completion_length": training.max_completion_length,
+                 "attempt_max_new_tokens (retry)": config.attempt_max_new_tokens}
         if config.mode == "online":
-            parts["attempt_max_new_tokens"] = config.attempt_max_new_tokens
+            parts["attempt_max_new_tokens (first attempt)"] = config.attempt_max_new_tokens
         need = sum(parts.values())
         problem = None
         if config.max_prompt_length is not None and prompt_tokens > config.max_prompt_length:
@@ -174,10 +223,3 @@ def check_lengths(rows: list[dict[str, Any]], tokenizer: Any, task: Task, config
     if not kept:
         raise R3Error(f"no prompt fits the token budget ({limit_name} {limit})")
     return kept
-
-
-def _count(tokenizer: Any, messages: Sequence[Message]) -> int:
-    ids = tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=True)
-    if isinstance(ids, dict) or hasattr(ids, "keys"):
-        ids = ids["input_ids"]
-    return len(ids)

@@ -19,11 +19,10 @@ from typing import Any
 import yaml
 
 from r3.errors import R3Error, shorten
-from r3.tasks import get_task
-from r3.training import trl_adapter
-from r3.training.config import R3Config, config_to_dict
+from r3.training import model_card, trl_adapter, watch
+from r3.training.config import TrainConfig, config_to_dict
 from r3.training.data import build_rows, check_lengths, instructions, to_dataset
-from r3.training.online import OnlineRollout
+from r3.training.online import OfflineRollout, OnlineRollout
 from r3.training.reward import RetryReward
 
 logger = logging.getLogger(__name__)
@@ -31,7 +30,7 @@ logger = logging.getLogger(__name__)
 RUN_CONFIG_FILE = "r3_train_config.yaml"
 
 
-def load_tokenizer(config: R3Config, training: Any):
+def load_tokenizer(config: TrainConfig, training: Any):
     """The policy's tokenizer, left-padded (TRL requires it), with a pad token and a chat template."""
     from transformers import AutoTokenizer
 
@@ -48,7 +47,7 @@ def load_tokenizer(config: R3Config, training: Any):
     return tokenizer
 
 
-def context_limit(config: R3Config, training: Any) -> tuple[int | None, str]:
+def context_limit(config: TrainConfig, training: Any) -> tuple[int | None, str]:
     """The longest sequence generation may reach, and the setting that sets it."""
     if training.use_vllm and training.vllm_max_model_length is not None:
         return training.vllm_max_model_length, "vllm_max_model_length"
@@ -62,30 +61,32 @@ def context_limit(config: R3Config, training: Any) -> tuple[int | None, str]:
     return limit, "the model's max_position_embeddings"
 
 
-def lora_config(config: R3Config):
+def lora_config(config: TrainConfig):
     from peft import LoraConfig
 
     return LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
                       target_modules=config.lora_target_modules, task_type="CAUSAL_LM")
 
 
-def build_trainer(config: R3Config, training: Any, callbacks: list | None = None):
+def build_trainer(config: TrainConfig, training: Any, callbacks: list | None = None):
     """A GRPOTrainer for reflection-only training, its reward bound. Data errors come before the model loads."""
     from trl import GRPOTrainer
 
     trl_adapter.check_trl()
-    task = get_task(config.task)
+    task = config.build_task()
     rows = build_rows(task, config)
     tokenizer = load_tokenizer(config, training)
     limit, limit_name = context_limit(config, training)
     rows = check_lengths(rows, tokenizer, task, config, training, limit, limit_name)
     reflect, retry = instructions(task, config)
-    reward = RetryReward(task, reflect, retry, max_new_tokens=config.retry_max_new_tokens,
-                         temperature=config.retry_temperature, log_samples=config.log_samples)
-    rollout = None
+    reward = RetryReward(task, reflect, retry, max_new_tokens=config.attempt_max_new_tokens,
+                         temperature=config.retry_temperature, log_samples=0,  # r3.training.watch shows them
+                         strip_reasoning=config.strip_reasoning)
+    # r3 builds the prompt ids TRL trains on (r3.conversation), in both modes
+    rollout = OfflineRollout(reflect, retry, rows, strip_reasoning=config.strip_reasoning)
     if config.mode == "online":
         rollout = OnlineRollout(task, reflect, retry, rows, max_new_tokens=config.attempt_max_new_tokens,
-                                temperature=config.attempt_temperature)
+                                temperature=config.attempt_temperature, strip_reasoning=config.strip_reasoning)
     try:
         trainer = GRPOTrainer(
             model=config.model, reward_funcs=[reward], args=training, train_dataset=to_dataset(rows),
@@ -94,28 +95,35 @@ def build_trainer(config: R3Config, training: Any, callbacks: list | None = None
         )
     except OSError as error:
         raise R3Error(f"cannot load model '{config.model}': {shorten(str(error), 200)}") from None
+    trl_adapter.check_trainer(trainer)
     reward.bind(trainer)
+    watch.attach(trainer, reward, output_dir=training.output_dir, task=config.task, data=config.data,
+                 split=config.split, limit=config.limit, mode=config.mode, log_samples=config.log_samples,
+                 attempt_max_new_tokens=config.attempt_max_new_tokens)
+    model_card.install(trainer, config_to_dict(config, training))
     return trainer
 
 
-def resume_path(training: Any) -> str | None:
-    """`resume_from_checkpoint` as a path: "last" means the newest checkpoint in output_dir."""
-    value = training.resume_from_checkpoint
-    if value is None:
-        return None
-    if value == "last":
-        from transformers.trainer_utils import get_last_checkpoint
+def resume_path(training: Any, settings: dict | None = None, allow_missing_state: bool = False) -> str | None:
+    """The checkpoint to resume from (`r3.training.checkpoints`): "last" = the newest COMPLETE checkpoint (torn ones
+    are reported and skipped); a rerun into an output_dir with checkpoints resumes when `settings` equal those
+    recorded in RUN_CONFIG_FILE there, and is refused otherwise (never a silent restart at step 0)."""
+    from r3.training.checkpoints import resolve_resume
 
-        last = get_last_checkpoint(training.output_dir) if Path(training.output_dir).is_dir() else None
-        if last is None:
-            raise R3Error(f"resume_from_checkpoint: last: no checkpoint-* directory in {training.output_dir}")
-        return last
-    if not Path(value).is_dir():
-        raise R3Error(f"resume_from_checkpoint: no checkpoint directory at {value}")
-    return value
+    saved_file = Path(training.output_dir) / RUN_CONFIG_FILE
+    saved = None
+    if saved_file.is_file():
+        try:
+            saved = yaml.safe_load(saved_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError, yaml.YAMLError) as error:
+            raise R3Error(f"{saved_file}: cannot read the settings of the run there: {shorten(str(error), 120)}; "
+                          "move it away or choose another output_dir") from None
+    return resolve_resume(training.output_dir, training.resume_from_checkpoint, settings=settings,
+                          saved_settings=saved if isinstance(saved, dict) else None,
+                          allow_missing_state=allow_missing_state)
 
 
-def save_final(trainer: Any, config: R3Config, output_dir: Path) -> None:
+def save_final(trainer: Any, config: TrainConfig, output_dir: Path) -> None:
     """Model and tokenizer where `AutoModelForCausalLM.from_pretrained(output_dir)` (and `r3 eval`) load them."""
     if not config.use_lora:
         trainer.save_model(str(output_dir))
@@ -134,9 +142,9 @@ def save_final(trainer: Any, config: R3Config, output_dir: Path) -> None:
     trainer.accelerator.wait_for_everyone()
 
 
-def run_training(config: R3Config, training: Any) -> Path:
+def run_training(config: TrainConfig, training: Any) -> Path:
     """Build, train (resuming if asked), save. Returns the directory holding the final model."""
-    checkpoint = resume_path(training)
+    checkpoint = resume_path(training, config_to_dict(config, training))
     trainer = build_trainer(config, training)
     output_dir = Path(training.output_dir)
     if trainer.accelerator.is_main_process:
@@ -145,4 +153,17 @@ def run_training(config: R3Config, training: Any) -> Path:
             yaml.safe_dump(config_to_dict(config, training), sort_keys=False, allow_unicode=True), encoding="utf-8")
     trainer.train(resume_from_checkpoint=checkpoint)
     save_final(trainer, config, output_dir)
+    if trainer.accelerator.is_main_process:
+        write_record(output_dir, config_to_dict(config, training))
     return output_dir
+
+
+def write_record(output_dir: Path, settings: dict) -> None:
+    """r3's model card, report.md and training_curves.png beside the model (a report that fails only warns)."""
+    from r3.report import write_run_report
+
+    model_card.write_model_card(output_dir, settings)
+    try:
+        logger.info("report of the run: %s", write_run_report(output_dir))
+    except (R3Error, OSError, ValueError) as error:
+        logger.warning("could not write the run's report.md: %s", error)

@@ -1,0 +1,32 @@
+"""`r3 mine` end to end: configured task and data, the crash-safe store, the model, the mining loop.
+
+    stats = mine_run(MineConfig(model="runs/tiny", task="countdown", data="sample:countdown", out="runs/m"))
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from r3.mining.config import MineConfig
+from r3.mining.miner import mine, run_identity
+from r3.mining.stats import MiningStats
+from r3.mining.store import MiningStore
+from r3.types import Generator
+
+
+def mine_run(config: MineConfig, *, generator: Generator | None = None) -> MiningStats:
+    """Mine (or resume mining) into `config.out`; `generator` replaces loading `config.model` (tests, the demo)."""
+    from r3.generation import check_model_source, load_generator
+
+    config.check_required()
+    task = config.build_task()
+    if generator is None:
+        check_model_source(config.model)
+    examples = task.load(config.data, config.split, config.limit)
+    identity = run_identity(config, examples)
+    # the store refuses a different run in `out` before the (slow) model load
+    with MiningStore.open(Path(config.out), identity, overwrite=config.overwrite) as store:
+        unfinished = len(store.ledger) < len(examples)
+        if generator is None and unfinished:
+            generator = load_generator(config.model, backend=config.backend)
+        return mine(task, generator, examples, config, store, progress=config.progress)
