@@ -120,7 +120,7 @@ class Task(ABC):
         except VerifierTimeout as error:
             return self._error_verdict(example, f"verifier timed out ({error})")
         except Exception as error:  # noqa: BLE001 - whatever a verifier does, the run gets a verdict
-            return self._error_verdict(example, f"verifier error: {type(error).__name__}: {shorten(str(error), 120)}")
+            return self._error_verdict(example, f"verifier error: {type(error).__name__}: {str(error)[:120]}")
         if not isinstance(verdict, Verdict):
             return self._error_verdict(example, f"verifier error: check returned {type(verdict).__name__}")
         return verdict
@@ -206,7 +206,7 @@ def _guarded(verify: Any) -> Any:
         try:
             verdict = verify(self, example, completion)
         except Exception as error:  # noqa: BLE001 - whatever a verifier does, the run gets a verdict
-            return self._error_verdict(example, f"verifier error: {type(error).__name__}: {shorten(str(error), 120)}")
+            return self._error_verdict(example, f"verifier error: {type(error).__name__}: {str(error)[:120]}")
         if not isinstance(verdict, Verdict):
             return self._error_verdict(example, f"verifier error: verify returned {type(verdict).__name__}")
         return verdict

@@ -37,9 +37,9 @@ PROMPT = """You can call the following tools. Each line describes one tool as JS
 Request: {query}
 
 Answer with the tool calls that fulfil the request, as a JSON list of calls, each written as \
-{{"name": <tool name>, "arguments": {{<argument name>: <value>, ...}}}}. Use several calls when the request needs \
+{"name": <tool name>, "arguments": {<argument name>: <value>, ...}}. Use several calls when the request needs \
 them. Reply with the JSON list only, for example:
-[{{"name": "tool_a", "arguments": {{"x": 1}}}}, {{"name": "tool_b", "arguments": {{"y": "text"}}}}]"""
+[{"name": "tool_a", "arguments": {"x": 1}}, {"name": "tool_b", "arguments": {"y": "text"}}]"""
 
 REFLECTION_INSTRUCTION = (
     "You tried performing the task, but failed in generating the correct tool calls. Reflect on what went wrong "
