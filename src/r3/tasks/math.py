@@ -43,6 +43,10 @@ PROMPT = "Solve the following problem. Reason step by step, then put your final 
 # An exponent that itself holds a power or a factorial, an exponent or factorial operand of 5+ digits.
 _RUNAWAY = re.compile(r"\^\s*\{[^{}]*[\^!]|\^\s*\{?\s*\d{5}|\d{5,}\s*!|\\(?:Gamma|binom)\s*[({]?\s*\d{5}|\^\s*\{\s*\{")
 _SIMPLE = re.compile(r"(-?)(?:(\d{1,30}(?:\.\d{1,30})?)|\\[dt]?frac\{(\d{1,30})\}\{(\d{1,30})\})")
+# text inside the box that holds a number or a hedge: math-verify drops \text{} as a unit, so "5 \text{ (or 6)}" would
+# otherwise be read as 5
+_TEXT = re.compile(r"\\(?:text|mbox|mathrm|textbf|textit|operatorname)\s*\{([^{}]*)\}")
+_HEDGE = re.compile(r"\d|\b(?:or|maybe|perhaps|not|either|possibly|otherwise|unless)\b", re.IGNORECASE)
 _NOT_A_NUMBER = re.compile(r"[+-]?(?:nan|inf|infinity|\d+(?:\.\d*)?[eE][+-]?\d+)", re.IGNORECASE)
 
 
@@ -98,6 +102,9 @@ def judge(gold: str, answer: str, timeout: float, where: str = "\\boxed{}") -> V
     shown = shorten(answer, 40)
     if _RUNAWAY.search(answer):
         return Verdict(False, f"answer {shown} is too large to evaluate (a tower of powers or a huge factorial)")
+    for text in _TEXT.finditer(answer):
+        if _HEDGE.search(text.group(1)) and text.group(0) not in gold:
+            return Verdict(False, f"answer {shown} hedges inside {text.group(0)[:40]}")
     exact_gold, exact_answer = _simple_number(gold), _simple_number(answer)
     if exact_gold is not None and exact_answer is not None:
         if exact_gold == exact_answer:
