@@ -4,7 +4,8 @@ Every puzzle is built from a solution `(x op1 y) op2 z` with `op` in + - * and a
 each one is solvable by construction and has a step-by-step solution ("4 * 5 = 20 , 20 + 3 = 23") that a reflection
 can describe. The whole puzzle space is small (a few thousand puzzles), so it is split once, by a hash of the puzzle,
 into disjoint parts: pretraining, RL training (mining) and held-out evaluation. Nothing here draws from global
-random state: every function takes its `random.Random`.
+random state: every function takes its `random.Random`. The puzzles are r3's own `Puzzle`s
+(`r3.tasks.countdown_generator`) and their arithmetic is the verifier's (`r3.tasks.countdown_arith`).
 """
 
 from __future__ import annotations
@@ -15,21 +16,14 @@ import random
 from dataclasses import dataclass
 from functools import cache
 
+from r3.tasks.countdown_arith import apply
+from r3.tasks.countdown_generator import Puzzle
+
 OPS = ("+", "-", "*")
 NUM_RANGE = range(1, 10)
 TARGET_RANGE = range(1, 100)
 SPLITS = ("pretrain", "train", "test")
 SPLIT_SHARES = (0.50, 0.20, 0.30)  # of 1,860 puzzles: about 930 / 370 / 560
-
-
-def apply(left: int, op: str, right: int) -> int:
-    if op == "+":
-        return left + right
-    if op == "-":
-        return left - right
-    if op == "*":
-        return left * right
-    raise ValueError(f"unknown operator {op!r}")
 
 
 @dataclass(frozen=True)
@@ -43,7 +37,7 @@ class Solution:
     z: int
 
     @property
-    def middle(self) -> int:
+    def middle(self) -> int:  # + - * of whole numbers: `apply` gives an int
         return apply(self.x, self.op1, self.y)
 
     @property
@@ -53,22 +47,6 @@ class Solution:
     def equation(self) -> str:
         """The answer as the verifier reads it, spaced so that every symbol is one token."""
         return f"( {self.x} {self.op1} {self.y} ) {self.op2} {self.z}"
-
-
-@dataclass(frozen=True)
-class Puzzle:
-    """Numbers in the order they are shown, and the target."""
-
-    nums: tuple[int, int, int]
-    target: int
-
-    @property
-    def key(self) -> tuple[tuple[int, ...], int]:
-        """Identity of the puzzle: the order in which the numbers are shown does not matter."""
-        return tuple(sorted(self.nums)), self.target
-
-    def to_row(self) -> dict:
-        return {"nums": list(self.nums), "target": self.target}
 
 
 def candidates(nums: tuple[int, ...]) -> list[Solution]:

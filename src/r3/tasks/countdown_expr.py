@@ -15,8 +15,8 @@ How it stays fast (the benchmark asks for >= 150,000 verdicts per second in pure
 - an answer longer than `MAX_ANSWER_CHARS` is rejected before it is copied or tokenized, and parentheses nest at
   most `MAX_DEPTH` deep, so all work after the tag search is bounded by a constant;
 - tokens come from `str.replace` + `str.split` (faster than a regex here); one loop parses (shunting-yard, no
-  recursion) and evaluates as it reduces, with Python ints while results stay whole and a `Fraction` only for an
-  inexact quotient;
+  recursion) and evaluates as it reduces, in `r3.tasks.countdown_arith`'s exact arithmetic (Python ints while
+  results stay whole, a `Fraction` only after an inexact quotient);
 - each literal is struck off a copy of the numbers as it is read, so a wrong or repeated number stops the work at
   once, and only the given numbers are ever combined: intermediate values stay small;
 - the precise reason of a rejection (`unsupported token '**'`, ...) is worked out only on the rejection path.
@@ -28,6 +28,8 @@ import re
 from collections.abc import Sequence
 from fractions import Fraction
 
+from r3.tasks.countdown_arith import Number
+from r3.tasks.countdown_arith import divide as exact_quotient
 from r3.types import Verdict
 
 MAX_ANSWER_CHARS = 1000
@@ -146,7 +148,7 @@ class _Undefined:
 
 
 _UNDEFINED = _Undefined()
-Value = int | Fraction | _Undefined
+Value = Number | _Undefined
 
 
 def _evaluate(tokens: list[str], unused: list[int] | None) -> Value | str:
@@ -203,12 +205,10 @@ def _evaluate(tokens: list[str], unused: list[int] | None) -> Value | str:
             term = value
         elif not divide:
             term = term * value
-        elif value == 0:
+        elif value == 0 or term is _UNDEFINED or value is _UNDEFINED:
             term = _UNDEFINED
-        elif type(term) is int and type(value) is int:
-            term = term // value if term % value == 0 else Fraction(term, value)
         else:
-            term = term / value
+            term = exact_quotient(term, value)
         expect_operand = False
     if expect_operand:
         return f"incomplete expression: ends with '{tokens[-1]}'" if tokens else ""

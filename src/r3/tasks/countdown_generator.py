@@ -14,9 +14,9 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from math import gcd
 
 from r3.errors import R3Error
+from r3.tasks.countdown_arith import Number, divide
 
 MAX_SIZE = 5
 """Most numbers per puzzle: the search grows about 30-fold with each extra number."""
@@ -49,12 +49,23 @@ class PuzzleRanges:
 
 @dataclass(frozen=True)
 class Puzzle:
-    nums: list[int]
+    """A Countdown puzzle, r3's one: the numbers in the order shown, the target, and a witness equation if known.
+
+    The generator here and the demo's small puzzles (`r3.demo.puzzles`) both make these.
+    """
+
+    nums: tuple[int, ...]
     target: int
-    solution: str
+    solution: str | None = None
+
+    @property
+    def key(self) -> tuple[tuple[int, ...], int]:
+        """Identity of the puzzle: the order in which the numbers are shown does not matter."""
+        return tuple(sorted(self.nums)), self.target
 
     def to_row(self, with_solution: bool = False) -> dict:
-        row: dict = {"nums": self.nums, "target": self.target}
+        """The dataset row (`nums` as a list, `target`; `solution` too if asked)."""
+        row: dict = {"nums": list(self.nums), "target": self.target}
         if with_solution:
             row["solution"] = self.solution
         return row
@@ -80,7 +91,7 @@ def draw_puzzle(rng: random.Random, ranges: PuzzleRanges) -> Puzzle:
         nums = [rng.randint(ranges.min_number, ranges.max_number) for _ in range(size)]
         solution = solve(nums, target)
         if solution is not None:
-            return Puzzle(nums=nums, target=target, solution=solution)
+            return Puzzle(nums=tuple(nums), target=target, solution=solution)
     raise R3Error(
         f"no solvable puzzle of {size} numbers in {ranges.max_draws} draws: targets {ranges.min_target}-"
         f"{ranges.max_target} are (almost) never reachable from numbers in {ranges.min_number}-{ranges.max_number}"
@@ -94,34 +105,32 @@ def solve(nums: Sequence[int], target: int) -> str | None:
     values of both parts, each value x of the smaller part (one or two numbers, tabulated) says which value the other
     part must make (target - x, x - target, target + x, target / x, target * x, x / target), and that is asked
     recursively, with memoisation: a few hundred lookups instead of thousands of operations for four numbers.
-    Complete for up to `MAX_SIZE` numbers (every split then has a part of at most two). Values are exact rationals,
-    held as reduced (numerator, denominator) pairs, which hash and compute much faster than `Fraction`.
+    Complete for up to `MAX_SIZE` numbers (every split then has a part of at most two). Values are exact rationals
+    in `r3.tasks.countdown_arith`'s arithmetic (ints while whole), the verifier's own.
     """
     nums = [int(value) for value in nums]
     if not 1 <= len(nums) <= MAX_SIZE:
         raise ValueError(f"solve takes 1 to {MAX_SIZE} numbers, got {len(nums)}")
-    tables: dict[int, dict[Rational, str]] = {}  # mask of one or two numbers -> {value: expression}
+    tables: dict[int, dict[Number, str]] = {}  # mask of one or two numbers -> {value: expression}
     for i, a in enumerate(nums):
-        tables[1 << i] = {(a, 1): str(a)}
+        tables[1 << i] = {a: str(a)}
         for j in range(i + 1, len(nums)):
-            pair: dict[Rational, str] = {}
-            for value, text in _combine((a, 1), str(a), (nums[j], 1), str(nums[j])):
+            pair: dict[Number, str] = {}
+            for value, text in _combine(a, str(a), nums[j], str(nums[j])):
                 pair.setdefault(value, text)
             tables[(1 << i) | (1 << j)] = pair
-    found = _find((1 << len(nums)) - 1, (int(target), 1), nums, tables, {})
+    found = _find((1 << len(nums)) - 1, int(target), nums, tables, {})
     if found is not None and found.startswith("("):
         found = found[1:-1]  # composite expressions come fully parenthesised
     return found
 
 
-Rational = tuple[int, int]
-"""An exact rational as (numerator, denominator), denominator > 0, in lowest terms."""
-
-
-def _find(mask: int, target: Rational, nums: list[int], tables: dict, memo: dict) -> str | None:
+def _find(mask: int, target: Number, nums: list[int], tables: dict, memo: dict) -> str | None:
     """An expression of exactly the numbers in `mask` that equals `target`, or None."""
     table = tables.get(mask)
     if table is not None:
+        if type(target) is not int and not mask & (mask - 1):
+            return None  # one number is a whole number: skip hashing a Fraction (the slowest step of the search)
         return table.get(target)
     key = (mask, target)
     if key not in memo:
@@ -129,20 +138,20 @@ def _find(mask: int, target: Rational, nums: list[int], tables: dict, memo: dict
     return memo[key]
 
 
-def _find_split(mask: int, target: Rational, nums: list[int], tables: dict, memo: dict) -> str | None:
+def _find_split(mask: int, target: Number, nums: list[int], tables: dict, memo: dict) -> str | None:
     for part, rest in _splits(mask):
         if rest not in tables or (part in tables and len(tables[part]) <= len(tables[rest])):
             small, big = part, rest
         else:
             small, big = rest, part  # iterate over the part with fewer values
         for x, text_x in tables[small].items():
-            needs = [(_sub(target, x), "({x} + {y})"), (_sub(x, target), "({x} - {y})"), (_add(target, x), "({y} - {x})")]
-            if x[0] != 0:
-                needs.append((_div(target, x), "({x} * {y})"))
-                needs.append((_mul(target, x), "({y} / {x})"))
-                if target[0] != 0:
-                    needs.append((_div(x, target), "({x} / {y})"))
-            elif target[0] == 0:  # 0 * (anything) is 0
+            needs = [(target - x, "({x} + {y})"), (x - target, "({x} - {y})"), (target + x, "({y} - {x})")]
+            if x != 0:
+                needs.append((divide(target, x), "({x} * {y})"))
+                needs.append((target * x, "({y} / {x})"))
+                if target != 0:
+                    needs.append((divide(x, target), "({x} / {y})"))
+            elif target == 0:  # 0 * (anything) is 0
                 return f"({text_x} * ({' + '.join(str(nums[i]) for i in _bits(big))}))"
             for y, template in needs:
                 text_y = _find(big, y, nums, tables, memo)
@@ -170,43 +179,13 @@ def _bits(mask: int) -> Iterator[int]:
         index += 1
 
 
-def _combine(a: Rational, text_a: str, b: Rational, text_b: str) -> Iterator[tuple[Rational, str]]:
+def _combine(a: Number, text_a: str, b: Number, text_b: str) -> Iterator[tuple[Number, str]]:
     """Every value of `a op b` and `b op a`, with its fully parenthesised expression."""
-    yield _add(a, b), f"({text_a} + {text_b})"
-    yield _mul(a, b), f"({text_a} * {text_b})"
-    yield _sub(a, b), f"({text_a} - {text_b})"
-    yield _sub(b, a), f"({text_b} - {text_a})"
-    if b[0] != 0:
-        yield _div(a, b), f"({text_a} / {text_b})"
-    if a[0] != 0:
-        yield _div(b, a), f"({text_b} / {text_a})"
-
-
-def _reduced(num: int, den: int) -> Rational:
-    if den < 0:
-        num, den = -num, -den
-    divisor = gcd(num, den)
-    return (num // divisor, den // divisor) if divisor > 1 else (num, den)
-
-
-def _add(a: Rational, b: Rational) -> Rational:
-    if a[1] == 1 and b[1] == 1:
-        return (a[0] + b[0], 1)
-    return _reduced(a[0] * b[1] + b[0] * a[1], a[1] * b[1])
-
-
-def _sub(a: Rational, b: Rational) -> Rational:
-    if a[1] == 1 and b[1] == 1:
-        return (a[0] - b[0], 1)
-    return _reduced(a[0] * b[1] - b[0] * a[1], a[1] * b[1])
-
-
-def _mul(a: Rational, b: Rational) -> Rational:
-    if a[1] == 1 and b[1] == 1:
-        return (a[0] * b[0], 1)
-    return _reduced(a[0] * b[0], a[1] * b[1])
-
-
-def _div(a: Rational, b: Rational) -> Rational:
-    """a / b for b != 0."""
-    return _reduced(a[0] * b[1], a[1] * b[0])
+    yield a + b, f"({text_a} + {text_b})"
+    yield a * b, f"({text_a} * {text_b})"
+    yield a - b, f"({text_a} - {text_b})"
+    yield b - a, f"({text_b} - {text_a})"
+    if b != 0:
+        yield divide(a, b), f"({text_a} / {text_b})"
+    if a != 0:
+        yield divide(b, a), f"({text_b} / {text_a})"
