@@ -277,6 +277,31 @@ class CommandConfig:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
 
 
+def command_line(command: str, *configs: Any, first: tuple[str, ...] = ()) -> str:
+    """The `r3 COMMAND ...` line that rebuilds `configs`: `first` tokens, then every field that differs from its
+    default (shell-quoted), so that a report can show a command a reader can paste."""
+    import shlex
+
+    tokens = ["r3", command, *first]
+    for config in configs:
+        for f in dataclasses.fields(config):
+            if not f.init or f.name == "progress":
+                continue
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+            value = getattr(config, f.name)
+            if value == default or (value is None and default is dataclasses.MISSING):
+                continue
+            if isinstance(value, bool):
+                tokens.append(f"--{f.name}" if value else f"--no_{f.name}")
+            elif isinstance(value, dict):
+                tokens += [f"--{f.name}", shlex.quote(json.dumps(value))]
+            elif isinstance(value, (list, tuple)):
+                tokens += [f"--{f.name}", *(shlex.quote(str(item)) for item in value)]
+            else:
+                tokens += [f"--{f.name}", shlex.quote(str(value))]
+    return " ".join(tokens)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # YAML: bounded, YAML 1.2 booleans, `base:` includes.
 # ---------------------------------------------------------------------------------------------------------------
@@ -337,8 +362,24 @@ def parse_yaml(text: str, where: str) -> Any:
     return content
 
 
+def packaged_config(path: str | Path) -> Path | None:
+    """The recipe shipped in the package for `configs/NAME.yaml` (so README commands work from a wheel install)."""
+    parts = Path(path).parts
+    if len(parts) < 2 or parts[0] != "configs":
+        return None
+    from importlib import resources
+
+    candidate = Path(str(resources.files("r3").joinpath("configs", *parts[1:])))
+    return candidate if candidate.is_file() else None
+
+
 def read_config_file(path: str | Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """A config file as a mapping, with its `base:` files merged underneath it."""
+    """A config file as a mapping, with its `base:` files merged underneath it.
+
+    `configs/NAME.yaml` that does not exist here is read from the recipes shipped with r3 (`r3/configs`).
+    """
+    if not Path(path).expanduser().exists():
+        path = packaged_config(path) or path
     path = Path(path).expanduser().resolve()
     if path in seen:
         raise R3Error(f"{path}: 'base' files include each other: {' -> '.join(str(p) for p in (*seen, path))}")
@@ -375,20 +416,7 @@ def merge(low: dict[str, Any], high: dict[str, Any]) -> dict[str, Any]:
 
 
 __all__ = [
-    "RULES",
-    "AttemptBudgetArgs",
-    "CommandConfig",
-    "ModelArgs",
-    "ReflectionBudgetArgs",
-    "RunArgs",
-    "SamplingArgs",
-    "TaskArgs",
-    "TemplateArgs",
-    "VllmArgs",
-    "as_mapping",
-    "check_values",
-    "merge",
-    "option",
-    "parse_yaml",
-    "read_config_file",
+    "RULES", "AttemptBudgetArgs", "BackendArgs", "CommandConfig", "ModelArgs", "ReasoningArgs", "ReflectionBudgetArgs",
+    "RunArgs", "SamplingArgs", "TaskArgs", "TemplateArgs", "VllmArgs", "as_mapping", "check_values", "command_line",
+    "merge", "option", "packaged_config", "parse_yaml", "read_config_file",
 ]

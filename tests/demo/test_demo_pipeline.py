@@ -1,28 +1,32 @@
 """The demo pipeline's plumbing on a shortened run: few puzzles, two training steps (the real demo is `make demo`)."""
 
 import json
+from pathlib import Path
 
 import pytest
 
 from r3.cli import main
-from r3.demo.pipeline import DEFAULT_MODEL, DemoSettings, Paths, run_demo, stages
+from r3.demo.config import DemoConfig
+from r3.demo.model import MODEL_DIR
+from r3.demo.pipeline import Paths, run_demo, stages
 from r3.errors import R3Error
 
-pytestmark = pytest.mark.skipif(not (DEFAULT_MODEL / "model.safetensors").exists(),
+pytestmark = pytest.mark.skipif(not (MODEL_DIR / "model.safetensors").exists(),
                                 reason="demo model not built (scripts/build_demo_model.py)")
 
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo") / "run"
-    settings = DemoSettings(out=out, test_puzzles=12, mine_puzzles=6, max_samples=4, steps=2, batch_size=32)
+    settings = DemoConfig(out=str(out), test_puzzles=12, mine_puzzles=6, max_samples=4, steps=2, batch_size=32,
+                          progress=False)
     report = run_demo(settings)
     return settings, report
 
 
 def test_every_stage_writes_its_output(demo_run):
     settings, _report = demo_run
-    paths = Paths(settings.out)
+    paths = Paths(Path(settings.out))
     for stage in stages(settings, paths):
         assert stage.done_marker.exists(), stage.name
     test_rows = [json.loads(line) for line in paths.test_data.read_text().splitlines()]
@@ -40,18 +44,20 @@ def test_report_holds_table_curves_reflections_and_commands(demo_run):
     text = report.read_text()
     assert "| before training |" in text and "| after reflection training |" in text
     assert "Within two attempts:" in text
-    assert (settings.out / "training_curves.png").stat().st_size > 0
-    assert "r3 eval --model" in text and "r3 mine --model" in text and "r3 train --config" in text
+    assert (Path(settings.out) / "training_curves.png").stat().st_size > 0
+    commands = [line for line in text.splitlines() if line.startswith(("r3 ", "python -m r3"))]
+    assert [c.split()[1] for c in commands] == ["eval", "mine", "train", "eval"]
+    assert all("--model" in c and "--no_progress" not in c for c in commands)
 
 
 def test_rerun_skips_finished_stages_and_refuses_other_settings(demo_run):
     settings, _ = demo_run
-    before = (settings.out / "eval_after" / "summary.json").stat().st_mtime_ns
+    before = (Path(settings.out) / "eval_after" / "summary.json").stat().st_mtime_ns
     run_demo(settings)
-    assert (settings.out / "eval_after" / "summary.json").stat().st_mtime_ns == before
+    assert (Path(settings.out) / "eval_after" / "summary.json").stat().st_mtime_ns == before
     with pytest.raises(R3Error, match="other settings"):
-        run_demo(DemoSettings(out=settings.out, test_puzzles=13, mine_puzzles=6, max_samples=4, steps=2,
-                              batch_size=32))
+        run_demo(DemoConfig(out=settings.out, test_puzzles=13, mine_puzzles=6, max_samples=4, steps=2,
+                            batch_size=32, progress=False))
 
 
 def test_cli_reports_a_missing_model_in_one_line(tmp_path, capsys):
@@ -60,8 +66,17 @@ def test_cli_reports_a_missing_model_in_one_line(tmp_path, capsys):
 
 
 def test_attempt_tokens_reach_the_eval_and_mine_commands(tmp_path):
-    settings = DemoSettings(out=tmp_path / "run", attempt_tokens=48)
-    for stage in stages(settings, Paths(settings.out)):
+    settings = DemoConfig(out=str(tmp_path / "run"), attempt_max_new_tokens=48)
+    for stage in stages(settings, Paths(Path(settings.out))):
         if stage.name in ("eval_before", "mine", "eval_after"):
-            argv = list(stage.argv)
-            assert argv[argv.index("--max-new-tokens") + 1] == "48", stage.name
+            argv = stage.command.split()
+            assert argv[argv.index("--attempt_max_new_tokens") + 1] == "48", stage.name
+
+
+def test_overwrite_removes_only_what_a_demo_wrote(tmp_path):
+    thesis = tmp_path / "thesis"
+    thesis.mkdir()
+    (thesis / "chapter1.tex").write_text("precious")
+    with pytest.raises(R3Error, match="no demo run"):
+        run_demo(DemoConfig(out=str(thesis), overwrite=True, test_puzzles=2, mine_puzzles=2, steps=1))
+    assert (thesis / "chapter1.tex").read_text() == "precious"

@@ -23,7 +23,6 @@ import sys
 from typing import Any
 
 from r3.errors import R3Error
-from r3.tasks import get_task
 from r3.tasks.base import Task
 
 logger = logging.getLogger(__name__)
@@ -67,7 +66,7 @@ def train_control(config: Any, training: Any):
 
     if config.mode != "offline":
         raise R3Error("the control arm trains on mined failures: set mode: offline")
-    task = get_task(config.task)
+    task = config.build_task()
     rows = retry_rows(task, config)
     tokenizer = load_tokenizer(config, training)
     trainer = GRPOTrainer(model=config.model, reward_funcs=[RetryCorrect(task)], args=training,
@@ -79,15 +78,12 @@ def train_control(config: Any, training: Any):
 
 
 def main(argv: list[str] | None = None) -> int:
-    from r3.training.config import load_config
+    from r3.training.config import load_train_config
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    if len(argv) < 2 or argv[0] != "--config":
-        print("usage: python -m r3.demo.control --config FILE [--field value ...]", file=sys.stderr)
-        return 2
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     try:
-        config, training = load_config(argv[1], argv[2:])
+        config, training = load_train_config(None, argv)
         output_dir = train_control(config, training)
     except R3Error as error:
         print(f"r3 demo control: error: {error}", file=sys.stderr)
