@@ -40,8 +40,8 @@ class ConfigParser(HfArgumentParser):
                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
         self.add_argument("--config", metavar="FILE.yaml",
                           help="YAML file of field: value; command-line options override it")
-        self._positionals = dict(positionals or {})
-        for name, nargs in self._positionals.items():
+        self._positional_fields = dict(positionals or {})
+        for name, nargs in self._positional_fields.items():
             self.add_argument(f"_{name}", nargs=nargs, metavar=name.upper(), default=None,
                               help=f"the same as --{name}")
         if defaults:
@@ -81,7 +81,7 @@ class ConfigParser(HfArgumentParser):
         if unknown:
             raise R3Error(self._unknown(unknown))
         cli_set = {self._dest[t.split("=", 1)[0]] for t in argv if t.split("=", 1)[0] in self._dest}
-        for name in self._positionals:
+        for name in self._positional_fields:
             value = getattr(namespace, f"_{name}")
             delattr(namespace, f"_{name}")
             if value not in (None, []):
