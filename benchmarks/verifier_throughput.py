@@ -10,8 +10,8 @@ Inputs (all real public data or real model output, see ../shared/real/SOURCES.md
   gsm8k, the task is skipped);
 - function_calling: the 10 xLAM rows, each answered with its gold calls as a bare JSON list, inside `<tool_call>`
   blocks, in xLAM's `{"tool_calls": [...]}` and with one argument changed (40 completions).
-The first pass includes start-up costs (math-verify imports, a worker process); later passes are steady state. It
-reports the median pass. Runs the same on the code before and after a change (`git stash` is not needed: check out
+The first pass includes start-up costs (math-verify imports, a worker process); later passes are steady state, with
+r3's verdict caches cleared before each pass. It reports the median of the later passes. Runs the same on the code before and after a change (`git stash` is not needed: check out
 the old tree elsewhere and point PYTHONPATH at its src/).
 """
 
@@ -82,6 +82,17 @@ def make_task(name: str, options: dict):
         return get_task(name)
 
 
+def clear_caches() -> None:
+    """Forget cached verdicts (r3's math verifier caches them: RL repeats answers, a benchmark repeats all of them),
+    so that every pass measures real verification. The math-verify worker processes stay up."""
+    import r3.tasks.math as math_task
+
+    for name in ("_math_verify", "_gold_parses"):
+        cached = getattr(math_task, name, None)
+        if hasattr(cached, "cache_clear"):
+            cached.cache_clear()
+
+
 def measure(name: str, passes: int) -> dict | None:
     builder, options = BUILDERS[name]
     try:
@@ -91,6 +102,7 @@ def measure(name: str, passes: int) -> dict | None:
     cases = builder(task)
     times, correct = [], 0
     for _ in range(passes):
+        clear_caches()
         start = time.perf_counter()
         verdicts = [task.verify(example, completion) for example, completion in cases]
         times.append(time.perf_counter() - start)

@@ -11,13 +11,12 @@ verdict per row is written as JSONL. A malformed row is one line naming file, ro
 
 from __future__ import annotations
 
-import inspect
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from r3.data import load_rows, read_jsonl
+from r3.data import load_rows
 from r3.errors import DataError, R3Error
 
 if TYPE_CHECKING:
@@ -76,15 +75,9 @@ def verify_file(task: Task, path: str | Path, *, out: str | Path | None = None, 
 
 
 def _load(path: Path, split: str | None, limit: int | None, skip_bad: bool) -> tuple[list, list, int]:
-    """Rows, labels and the number of unreadable rows skipped."""
-    if skip_bad and "skip_bad" in inspect.signature(load_rows).parameters:
-        loaded = load_rows(str(path), split, limit, skip_bad=True)
-        return loaded.rows, loaded.labels, getattr(loaded, "skipped", 0)
-    if skip_bad and path.suffix == ".jsonl":  # the loader's own JSONL reader, asked to skip undecodable lines
-        rows, labels, skipped = read_jsonl(path, skip_bad=True)
-        return rows[:limit] if limit is not None else rows, labels[:limit] if limit is not None else labels, skipped
-    loaded = load_rows(str(path), split, limit)
-    return loaded.rows, loaded.labels, 0
+    """Rows, labels and the number of unreadable rows the loader skipped."""
+    loaded = load_rows(str(path), split, limit, skip_bad=skip_bad)
+    return loaded.rows, loaded.labels, loaded.skipped
 
 
 def _judge(task: Task, row: dict, index: int, label: str, source: str, skip_bad: bool):
