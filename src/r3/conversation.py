@@ -147,3 +147,19 @@ def retry_prompt_ids(
                                 retry_instruction, strip_reasoning=strip_reasoning)
     return continue_ids(template, prompt, ids, reflections[-1], _fill(retry_instruction, reasons[-1]),
                         strip_reasoning=strip_reasoning)
+
+
+def retry_after_reflection_ids(
+    template: Any,
+    prompt: Sequence[Message],
+    reflection_prompt: Sequence[int],
+    reflection: Sequence[int],
+    reason: str,
+    retry_instruction: str,
+    *,
+    strip_reasoning: bool = False,
+) -> list[int]:
+    """The retry prompt from a reflection prompt's ids and the reflection's generated ids (training's reward: the
+    same ids as `retry_prompt_ids`, without rebuilding the reflection prompt)."""
+    return continue_ids(template, prompt, reflection_prompt, reflection, _fill(retry_instruction, reason),
+                        strip_reasoning=strip_reasoning)

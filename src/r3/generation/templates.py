@@ -184,3 +184,26 @@ def template_fingerprint(tokenizer: Any, chat_template_kwargs: dict[str, Any] | 
 
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def show_prompts(tokenizer: Any, prompt: Sequence[Message], *, reflection_instruction: str, retry_instruction: str,
+                 attempt: str = "(the first attempt)", reflection: str = "(the reflection)",
+                 reason: str = "(the verifier's reason)", chat_template_kwargs: dict[str, Any] | None = None,
+                 strip_reasoning: bool = False) -> dict[str, dict[str, Any]]:
+    """What the model is given at each step of one example, for `r3 prompt` / `--show-prompts`.
+
+    Returns {"attempt" | "reflection" | "retry": {"text": ..., "ids": [...]}}; `text` is the decoded ids, special
+    tokens included, exactly what the model reads. `attempt` and `reflection` stand in for generated turns."""
+    from r3.conversation import reflection_prompt_ids, retry_prompt_ids
+
+    template = ChatTemplate(tokenizer, chat_template_kwargs)
+    attempt_ids, reflection_ids = template.encode_text(attempt), template.encode_text(reflection)
+    ids = {
+        "attempt": template.encode(prompt),
+        "reflection": reflection_prompt_ids(template, prompt, [attempt_ids], [], [reason], reflection_instruction,
+                                            retry_instruction, strip_reasoning=strip_reasoning),
+        "retry": retry_prompt_ids(template, prompt, [attempt_ids], [reflection_ids], [reason],
+                                  reflection_instruction, retry_instruction, strip_reasoning=strip_reasoning),
+    }
+    return {step: {"text": tokenizer.decode(step_ids, skip_special_tokens=False), "ids": step_ids}
+            for step, step_ids in ids.items()}
