@@ -1,11 +1,13 @@
 """The retry reward: a reflection earns 1.0 when the retry it leads to succeeds, else 0.0.
 
 TRL calls this once per generation batch with its completions (the reflections) and every dataset column. For
-each reflection it builds the retry conversation with `r3.conversation.retry_messages`
+each reflection it builds the retry prompt with `r3.conversation.retry_after_reflection_ids`
 
     [*task prompt, assistant: failed attempt, user: reflection instruction, assistant: reflection, user: retry]
 
-samples ONE retry from the current policy through TRL's own generation path (`r3.training.trl_adapter`), and
+as token ids: the reflection prompt ids the rollout gave TRL (`r3_prompt_ids`), then the reflection's ids exactly as
+TRL trains them (its end-of-turn token replaced by the template's joint), then the retry turn; then it samples ONE
+retry from the current policy through TRL's own generation path (`r3.training.trl_adapter`), and
 verifies it with the task. The retry tokens never enter the training batch: they only decide the reward, so the
 only tokens that get gradient are the reflection's (TRL's completion mask).
 
@@ -18,6 +20,7 @@ Logged per step (through TRL's `log_metric`, averaged over processes, reported t
     r3/zero_spread_groups     share of this process's complete groups whose rewards are all equal (no learning
                               signal; TRL's own `frac_reward_zero_std` is the same over all processes)
     r3/reflection_tokens      mean reflection length in tokens;  r3/retry_tokens: mean retry length
+    r3/retry_truncated        share of retries that stopped at attempt_max_new_tokens
     r3/first_attempt_success  online mode only: share of first attempts that were already correct
 and per sample, in TRL's completions table (`log_completions: true`): retry, retry_correct, retry_reason.
 """
@@ -30,10 +33,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from r3.conversation import retry_messages
+from r3.conversation import reflection_prompt_ids, retry_after_reflection_ids
 from r3.errors import shorten
 from r3.tasks.base import Task
 from r3.training import trl_adapter
+from r3.training.data import training_template
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +59,11 @@ class RetryReward:
     __name__ = "retry_success"  # TRL names reward columns and metrics after it (rewards/retry_success/mean)
 
     def __init__(self, task: Task, reflection_instruction: str, retry_instruction: str, *,
-                 max_new_tokens: int, temperature: float | None, log_samples: int = 2):
+                 max_new_tokens: int, temperature: float | None, log_samples: int = 2,
+                 strip_reasoning: bool = False):
         self.task = task
+        self.strip_reasoning = strip_reasoning
+        self._template: Any = None
         self.reflection_instruction = reflection_instruction
         self.retry_instruction = retry_instruction
         self.max_new_tokens = max_new_tokens
@@ -74,21 +81,19 @@ class RetryReward:
                  r3_task_prompt: list, r3_attempt: list[str], r3_reason: list[str],
                  log_extra: Callable | None = None, log_metric: Callable | None = None,
                  r3_first_correct: list[bool] | None = None, problem_id: list[str] | None = None,
-                 **_: Any) -> list[float]:
+                 r3_prompt_ids: list[list[int]] | None = None, **_: Any) -> list[float]:
         if self.trainer is None:
             raise RuntimeError("RetryReward is not bound to a trainer: call reward.bind(trainer) before training")
         reflections = [c[-1]["content"] if isinstance(c, list) else c for c in completions]
         skip = list(r3_first_correct) if r3_first_correct is not None else [False] * len(reflections)
         active = [i for i, skipped in enumerate(skip) if not skipped]
-        conversations = [
-            retry_messages(r3_task_prompt[i], [r3_attempt[i]], [reflections[i]], [r3_reason[i]],
-                           self.reflection_instruction, self.retry_instruction)
+        prompts_ids = [
+            self.retry_prompt(r3_task_prompt[i], r3_prompt_ids[i] if r3_prompt_ids is not None else None,
+                              r3_attempt[i], completion_ids[i], r3_reason[i])
             for i in (active or [0])  # a placeholder keeps processes in step when nothing here needs a retry
         ]
-        retry_ids, _ = trl_adapter.generate(
-            self.trainer, trl_adapter.tokenize(self.trainer, conversations), num_generations=1,
-            max_new_tokens=self.max_new_tokens, temperature=self.temperature,
-        )
+        retry_ids, _ = trl_adapter.generate(self.trainer, prompts_ids, num_generations=1,
+                                            max_new_tokens=self.max_new_tokens, temperature=self.temperature)
         texts = trl_adapter.decode(self.trainer, retry_ids) if active else []
 
         rewards = [0.0] * len(reflections)
@@ -104,6 +109,7 @@ class RetryReward:
                 log_metric("r3/retry_success", rewards[i])
                 log_metric("r3/reflection_tokens", float(len(completion_ids[i])))
                 log_metric("r3/retry_tokens", float(len(ids)))
+                log_metric("r3/retry_truncated", float(len(ids) >= self.max_new_tokens))  # hit its token limit
         self.last_samples = samples
         if log_metric is not None:
             self._log_groups(rewards, skip, r3_attempt, problem_id, r3_first_correct is not None, log_metric)
@@ -113,6 +119,19 @@ class RetryReward:
             log_extra("retry_reason", reason_col)
         self._log_samples(samples)
         return rewards
+
+    def retry_prompt(self, task_prompt: list, reflection_prompt: list[int] | None, attempt: str,
+                     reflection: list[int], reason: str) -> list[int]:
+        """The retry prompt ids around the trained reflection ids. Without the rollout's reflection prompt ids
+        (a trainer built without r3's rollout) the reflection prompt is rebuilt from the attempt's text."""
+        if self._template is None:
+            self._template = training_template(self.trainer)
+        if reflection_prompt is None:
+            reflection_prompt = reflection_prompt_ids(
+                self._template, task_prompt, [self._template.encode_text(attempt)], [], [reason],
+                self.reflection_instruction, self.retry_instruction, strip_reasoning=self.strip_reasoning)
+        return retry_after_reflection_ids(self._template, task_prompt, reflection_prompt, reflection, reason,
+                                          self.retry_instruction, strip_reasoning=self.strip_reasoning)
 
     def _example(self, example_json: str) -> dict[str, Any]:
         if example_json not in self._examples:
