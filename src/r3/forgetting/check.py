@@ -10,7 +10,6 @@ benchmark in progress.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,10 +27,12 @@ from r3.forgetting.harness import (
     run_benchmark,
 )
 from r3.forgetting.report import Failure, Row, build_row, write_report
-from r3.forgetting.store import ResultStore
+from r3.forgetting.store import ResultStore, open_run
 
 if TYPE_CHECKING:
     from lm_eval.tasks import TaskManager
+
+    from r3.rundir import RunDir
 
 logger = logging.getLogger(__name__)
 
@@ -73,14 +74,18 @@ def run_forgetting(config: ForgettingPlan, task_manager: TaskManager | None = No
     check_benchmarks([settings.name for settings in config.benchmarks], task_manager)
     for model in (config.base, config.trained):
         _check_model_exists(model, config.model.trust_remote_code)
-    config.out_dir.mkdir(parents=True, exist_ok=True)
-    (config.out_dir / "run.json").write_text(json.dumps(_describe(config), indent=2), encoding="utf-8")
+    with open_run(config.out_dir, _describe(config), overwrite=config.overwrite) as run:  # lock, identity, manifest
+        run.claim("table.md", "table.json", "forgetting.png")
+        return _run_checked(config, task_manager, run)
 
+
+def _run_checked(config: ForgettingPlan, task_manager: TaskManager, run: RunDir) -> ForgettingResult:
     failures: list[Failure] = []
-    results = {"base": _evaluate_model("base", config.base, config, task_manager, failures, skip=set())}
+    results = {"base": _evaluate_model("base", config.base, config, task_manager, failures, skip=set(), run=run)}
     # a benchmark that failed for the base model can have no row: do not spend the trained model's time on it
     skip = {settings.name for settings in config.benchmarks} - set(results["base"])
-    results["trained"] = _evaluate_model("trained", config.trained, config, task_manager, failures, skip=skip)
+    results["trained"] = _evaluate_model("trained", config.trained, config, task_manager, failures, skip=skip,
+                                         run=run)
     rows = []
     for settings in config.benchmarks:
         name = settings.name
@@ -113,9 +118,10 @@ def _evaluate_model(
     task_manager: TaskManager,
     failures: list[Failure],
     skip: set[str],
+    run: RunDir | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Run every benchmark not already finished (nor in `skip`) for this model; returns {benchmark: saved results}."""
-    store = ResultStore(config.out_dir / role)
+    store = ResultStore(config.out_dir / role, run)
     done: dict[str, dict[str, Any]] = {}
     pending = []
     for settings in config.benchmarks:
