@@ -20,13 +20,14 @@ default, the paper's rule) or `bfcl` (BFCL's AST-checker rules, `r3.tasks.functi
 from __future__ import annotations
 
 import json
+from collections import Counter
 from functools import lru_cache
 from typing import Any, ClassVar
 
 from r3.errors import DataError, R3Error, shorten
 from r3.tasks.base import Task, require
 from r3.tasks.function_calling_bfcl import compare_bfcl
-from r3.tasks.function_calling_parse import CallError, check_calls, compare, extract_calls, loads
+from r3.tasks.function_calling_parse import CallError, call_key, check_calls, compare, extract_calls, loads
 from r3.types import Verdict
 
 PROMPT = """You can call the following tools. Each line describes one tool as JSON:
@@ -93,7 +94,7 @@ class FunctionCallingTask(Task):
         if self.task_options.get("match") == "bfcl":
             difference = compare_bfcl(predicted, gold, tools)
         else:
-            difference = compare(predicted, gold)
+            difference = compare(predicted, gold, _gold_keys(example["answers"]))
         if difference is not None:
             return Verdict(False, difference)
         return Verdict(True, f"all {len(predicted)} call(s) match")
@@ -166,6 +167,16 @@ def _tools_from_json(text: str) -> list[dict[str, Any]]:
 @lru_cache(maxsize=4096)
 def _answers_from_json(text: str) -> list[dict[str, Any]]:
     return decode_answers(text)
+
+
+@lru_cache(maxsize=4096)
+def _gold_keys_from_json(text: str) -> Counter:
+    return Counter(map(call_key, _answers_from_json(text)))
+
+
+def _gold_keys(value: Any) -> Counter | None:
+    """The gold calls counted by `call_key`, cached per example (None: let `compare` count them)."""
+    return _gold_keys_from_json(value) if isinstance(value, str) else None
 
 
 def _tools(value: Any) -> list[dict[str, Any]]:
