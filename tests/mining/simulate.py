@@ -36,7 +36,7 @@ class CoinTask(Task):
     def prompt(self, example: dict[str, Any]) -> list[Message]:
         return [{"role": "user", "content": json.dumps({"id": example["id"], "p_fail": example["p_fail"]})}]
 
-    def verify(self, example: dict[str, Any], completion: str) -> Verdict:
+    def check(self, example: dict[str, Any], completion: str) -> Verdict:
         correct = completion == "ok"
         return Verdict(correct, "correct" if correct else "wrong answer")
 

@@ -52,28 +52,29 @@ _LITERAL = re.compile(r"[0-9]+")
 _WRONG_NUMBER = "wrong number"  # internal marker: a literal that is not (or no longer) among the numbers
 
 
-def extract_answer(completion: str) -> str | None:
-    """The text of the last complete `<answer>...</answer>` (innermost if tags nest), or None without one."""
+def answer_span(completion: str) -> tuple[int, int] | None:
+    """Where the text of the last complete `<answer>...</answer>` (innermost if tags nest) starts and ends, or None."""
     end = completion.rfind(CLOSE_TAG)
     if end < 0:
         return None
     start = completion.rfind(OPEN_TAG, 0, end)
-    if start < 0:
-        return None
-    return completion[start + len(OPEN_TAG) : end]
+    return None if start < 0 else (start + len(OPEN_TAG), end)
+
+
+def extract_answer(completion: str) -> str | None:
+    """The text of the last complete `<answer>...</answer>` (innermost if tags nest), or None without one."""
+    span = answer_span(completion)
+    return None if span is None else completion[span[0] : span[1]]
 
 
 def judge_completion(completion: str, nums: Sequence[int], target: int) -> Verdict:
     """Verdict on a whole completion: the last `<answer>` tag's text judged by `judge_answer`."""
     if not isinstance(completion, str):
         return Verdict(False, f"completion is {type(completion).__name__}, not text")
-    end = completion.rfind(CLOSE_TAG)
-    if end < 0:
+    span = answer_span(completion)
+    if span is None:
         return NO_TAG
-    start = completion.rfind(OPEN_TAG, 0, end)
-    if start < 0:
-        return NO_TAG
-    start += len(OPEN_TAG)
+    start, end = span
     if end - start > MAX_ANSWER_CHARS:  # checked before slicing: a huge answer is never copied
         return _too_long(end - start)
     return judge_answer(completion[start:end], nums, target)
