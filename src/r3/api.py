@@ -60,26 +60,40 @@ def load_config(command: str, source: str | Path | dict[str, Any] | None = None,
 def evaluate(config: Any, *, generator: Any = None) -> Any:
     """Run (or resume) `r3 eval`; returns `EvalResult` (its `record` is summary.json). `generator`: a loaded backend."""
     from r3.evaluation.run import evaluate as run
+    from r3.preflight import check_generation
 
+    config.check_required()
+    if generator is None:
+        check_generation(config)
     return run(config, generator=generator)
 
 
 def mine(config: Any, *, generator: Any = None) -> Any:
     """Run (or resume) `r3 mine`; returns the `MiningStats` also written to OUT/stats.json."""
     from r3.mining.run import mine_run
+    from r3.preflight import check_generation
 
+    config.check_required()
+    if generator is None:
+        check_generation(config)
     return mine_run(config, generator=generator)
 
 
 def train(config: Any, training: Any) -> Path:
     """Run `r3 train` with `(TrainConfig, GRPOConfig)`; returns the directory holding the trained model."""
+    from r3.preflight import check_training
     from r3.training.trainer import run_training
 
+    config.check_required()
+    check_training(config, training)
     return run_training(config, training)
 
 
 def forgetting(config: Any) -> Any:
     """Run `r3 forgetting`; returns the `ForgettingResult` (rows, failures, the table)."""
     from r3.forgetting import run_forgetting
+    from r3.preflight import check_forgetting
 
-    return run_forgetting(config.plan())
+    plan = config.plan()
+    check_forgetting(config)
+    return run_forgetting(plan)

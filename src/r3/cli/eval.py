@@ -30,10 +30,10 @@ def main(argv: list[str]) -> int:
 
     from rich.console import Console
 
-    from r3.evaluation.run import evaluate
+    from r3 import api
     from r3.evaluation.tables import summary_table
 
-    result = evaluate(config)
+    result = api.evaluate(config)
     console = Console()
     console.print(summary_table(result.record))
     if result.resumed_from:

@@ -22,10 +22,10 @@ def parser():
 def main(argv: list[str]) -> int:
     from pathlib import Path
 
-    from r3.forgetting import run_forgetting
+    from r3 import api
 
     (config,) = parser().parse(argv)
-    result = run_forgetting(config.plan())
+    result = api.forgetting(config)
     print(result.table, end="")
     out = Path(config.out)
     names = ("table.md", "table.json", "forgetting.png", "base/results.json", "trained/results.json")

@@ -23,9 +23,9 @@ def parser():
 def main(argv: list[str]) -> int:
     (config,) = parser().parse(argv)
 
-    from r3.mining.run import mine_run
+    from r3 import api
 
-    stats = mine_run(config)
+    stats = api.mine(config)
     print(stats.summary())
     print(f"failures: {config.out}/failures.jsonl; statistics: {config.out}/stats.json")
     return 0

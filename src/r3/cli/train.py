@@ -26,9 +26,9 @@ def main(argv: list[str]) -> int:
         return 0
     config, training = load_train_config(None, argv)
 
-    from r3.training.trainer import run_training
+    from r3 import api
 
-    output_dir = run_training(config, training)
+    output_dir = api.train(config, training)
     if training.process_index == 0:
         print(f"saved the trained model and tokenizer to {output_dir}")
     return 0
