@@ -165,3 +165,11 @@ def test_identity_names_everything_that_changes_verdicts_or_prompts():
                       prompts=PromptTemplates(prompt_template="{query}")).identity()
     assert custom["options"] == {"match": "bfcl"} and custom["columns"] == {"query": "question"}
     assert custom["templates"] == {"prompt_template": "{query}"}
+
+
+def test_a_prompt_template_for_a_task_with_its_own_prompt_is_refused():
+    with pytest.raises(R3Error, match=r"task 'legacy' builds its own first prompt \(Legacy.prompt\), so a "
+                                      "prompt_template cannot apply"):
+        Legacy(prompts=PromptTemplates(prompt_template="{x}"))
+    assert Legacy(prompts=PromptTemplates(reflection_instruction="Wrong: {reason}")).reflection_instruction == (
+        "Wrong: {reason}")

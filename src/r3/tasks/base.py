@@ -85,6 +85,9 @@ class Task(ABC):
             template = getattr(self._templates, what)
             if template is None:
                 continue
+            if what in ("system_prompt", "prompt_template") and type(self).prompt is not Task.prompt:
+                raise R3Error(f"task '{self.name}' builds its own first prompt ({type(self).__qualname__}.prompt), so "
+                              f"a {what} cannot apply; change the prompt in the class instead")
             allowed = known | {REASON} if what.endswith("instruction") else known
             check_template(what, template, allowed, self.name)
             setattr(self, what, template)
