@@ -62,8 +62,8 @@ def test_a_run_cut_after_one_batch_resumes_to_the_same_episodes(finished_run, ti
 def test_eval_prints_the_table(tiny_model_dir, tmp_path, capsys):
     assert _eval(tiny_model_dir, tmp_path / "run", "--limit", "2", "--attempts", "3") == 0
     printed = capsys.readouterr().out
-    for label in ("accuracy, first attempt", "accuracy within two attempts", "accuracy within 3 attempts",
-                  "failures fixed by reflection", "mean reflection length"):
+    for label in ("first attempt", "within two attempts", "within 3 attempts", "failures fixed after reflecting",
+                  "reflection length (tokens)", "truncated reflections"):
         assert label in printed
     record = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert set(record["summary"]["within_attempts"]) == {"1", "2", "3"}
@@ -73,16 +73,18 @@ def test_finished_dir_is_refused_then_overwritten_and_compared(finished_run, tin
     other = tmp_path / "other"
     assert _eval(tiny_model_dir, other, "--limit", "4") == 0
     capsys.readouterr()
-    assert _eval(tiny_model_dir, other, "--limit", "4") == 2
+    assert _eval(tiny_model_dir, other, "--limit", "4") == 0  # finished, same identity: resumes, nothing left
+    capsys.readouterr()
+    assert _eval(tiny_model_dir, other, "--limit", "3") == 2  # another identity: refused (docs/runs.md)
     err = capsys.readouterr().err
-    assert "already holds a finished evaluation" in err and "--overwrite" in err
+    assert "other settings" in err and "--limit 3 (was 4)" in err and "--overwrite" in err
     assert len(err.strip().splitlines()) == 1
     assert _eval(tiny_model_dir, other, "--limit", "3", "--overwrite") == 0
     assert len(read_episodes(other / "episodes.jsonl")) == 3
     capsys.readouterr()
     assert main(["eval", "--compare", str(finished_run), str(other)]) == 0
     printed = capsys.readouterr().out
-    assert "B - A" in printed and "CIs overlap" in printed
+    assert "B - A" in printed and "95% interval" in printed
     assert "-5" in printed  # 8 problems vs 3
     assert "differ in limit" in printed
 

@@ -116,11 +116,13 @@ def test_a_line_cut_off_mid_write_is_dropped_on_resume(echo, tmp_path):
     assert result.record["summary"]["n_problems"] == 10
 
 
-def test_finished_run_is_refused_unless_overwrite(echo, tmp_path):
+def test_finished_run_resumes_with_nothing_to_do_and_other_settings_need_overwrite(echo, tmp_path):
     out = tmp_path / "run"
     evaluate(_settings(echo, out=out), generator=ParrotGenerator())
-    with pytest.raises(R3Error, match="already holds a finished evaluation.*--overwrite"):
-        evaluate(_settings(echo, out=out), generator=ParrotGenerator())
+    again = ParrotGenerator()
+    assert evaluate(_settings(echo, out=out), generator=again).resumed_from == 10 and again.calls == 0
+    with pytest.raises(R3Error, match=r"other settings \(.*--limit 5 \(was None\).*--overwrite"):
+        evaluate(_settings(echo, limit=5, out=out), generator=ParrotGenerator())
     result = evaluate(_settings(echo, limit=5, out=out, overwrite=True), generator=ParrotGenerator())
     assert result.record["summary"]["n_problems"] == 5
     assert len(read_episodes(out / "episodes.jsonl")) == 5
@@ -149,8 +151,8 @@ def test_compare_reports_differences_and_overlap(echo, tmp_path):
     rows = {row.metric: row for row in comparison.rows}
     assert rows["problems"].difference == "-4"
     # A: 4/10 first, 7/10 within two; B (q0-q5): 2/6 first, 4/6 within two
-    assert rows["accuracy, first attempt"].difference == f"{100 * (2 / 6 - 4 / 10):+.1f} pts"
-    assert rows["accuracy within two attempts"].overlap == "yes"
+    assert rows["first attempt"].difference == f"{100 * (2 / 6 - 4 / 10):+.1f}"
+    assert rows["within two attempts"].excludes_zero is False
     assert comparison.differing_settings == ["limit"]
     with pytest.raises(R3Error, match="no finished evaluation"):
         compare_runs(tmp_path / "a", tmp_path / "missing")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from r3.evaluation.stats import intervals_overlap, proportion, summarize, wilson_interval
+from r3.evaluation.stats import difference_interval, intervals_overlap, proportion, summarize, wilson_interval
 from r3.types import Attempt, Completion, Episode, Verdict
 
 # Newcombe (1998), "Two-sided confidence intervals for the single proportion", Table I, method 3 (Wilson score).
@@ -70,3 +70,22 @@ def test_summary_of_all_solved_has_no_reflection_mean():
     assert s["mean_reflection_tokens"] is None
     assert s["reflection_successes"] == 0
     assert s["within_two"]["accuracy"] == 1.0
+
+
+def test_summary_counts_attempts_and_reflections_that_hit_their_token_budget():
+    cut = Episode(0, "0", {}, ({"role": "user", "content": "q"},),
+                  (Attempt("t" * 9, 32, Verdict(False, "r")), Attempt("t", 3, Verdict(False, "r"))),
+                  (Completion("why" * 9, 16, finish_reason="length"),),
+                  extra={"attempt_finish_reasons": ["length", "stop"]})
+    s = summarize([cut, _episode(1, [False, True])], max_attempts=2)
+    assert (s["truncated_reflections"]["correct"], s["truncated_reflections"]["n"]) == (1, 2)
+    assert (s["truncated_attempts"]["correct"], s["truncated_attempts"]["n"]) == (1, 2)  # episode 1 has no reasons
+    assert summarize([_episode(0, [True])], 2)["truncated_reflections"]["n"] == 0
+
+
+def test_difference_interval_is_newcombes_and_contains_the_difference():
+    a, b = proportion(94, 500).to_dict(), proportion(153, 500).to_dict()
+    d, low, high = difference_interval(a, b)
+    assert low < d < high and d == pytest.approx(0.118)
+    d2, low2, high2 = difference_interval(b, a)
+    assert (d2, low2, high2) == pytest.approx((-d, -high, -low))

@@ -1,9 +1,10 @@
-"""`r3 eval --compare DIR_A DIR_B`: two finished evaluations side by side, with the difference B - A.
+"""`r3 compare DIR_A DIR_B` (and `r3 eval --compare`): two finished evaluations, with the difference B - A.
 
-    r3 eval --compare runs/eval-base runs/eval-trained
+    r3 compare runs/eval-base runs/eval-trained
 
-Accuracy differences are in percentage points, with whether the two 95% intervals overlap (non-overlap is a
-conservative sign that the difference is not chance; overlap alone does not prove there is none).
+Each share (accuracies, failures fixed after reflecting, truncation) gets its difference in percentage points and
+the difference's 95% interval (`r3.evaluation.stats.difference_interval`, Newcombe's method: conservative when both
+runs used the same problems). An interval that excludes 0 is a difference chance is unlikely to explain.
 """
 
 from __future__ import annotations
@@ -12,24 +13,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.table import Table
 
-from r3.evaluation.run import read_run
-from r3.evaluation.stats import intervals_overlap
-from r3.evaluation.tables import number, percent
+from r3.evaluation.stats import difference_interval
+from r3.evaluation.store import read_run
+from r3.evaluation.tables import LENGTHS, METRIC_NAMES, number, proportions
 
 # settings worth a warning when they differ between the two runs (the model is expected to)
-_COMPARABLE = ("task", "data", "split", "limit", "attempts", "temperature", "top_p", "max_new_tokens",
-               "reflection_max_new_tokens", "seed", "reflection_instruction", "retry_instruction")
+_COMPARABLE = ("task", "data", "split", "limit", "attempts", "temperature", "top_p", "top_k",
+               "attempt_max_new_tokens", "reflection_max_new_tokens", "seed", "reflection_instruction",
+               "retry_instruction")
 
 
 @dataclass(frozen=True)
 class ComparisonRow:
+    """One metric: A, B, B - A and (for shares) the difference's 95% interval, all as display strings."""
+
     metric: str
     a: str
     b: str
     difference: str
-    overlap: str  # "yes" / "no" for accuracies, "" otherwise
+    interval: str  # "[+1.5, +12.5]" in points for shares, "" otherwise
+    excludes_zero: bool | None = None  # shares: whether the interval excludes 0
 
 
 @dataclass(frozen=True)
@@ -44,27 +50,25 @@ def compare_runs(dir_a: str | Path, dir_b: str | Path) -> Comparison:
     """Compare the summaries of two finished runs."""
     a, b = read_run(dir_a), read_run(dir_b)
     sa, sb = a["summary"], b["summary"]
-    rows = [ComparisonRow("problems", str(sa["n_problems"]), str(sb["n_problems"]),
+    rows = [ComparisonRow(METRIC_NAMES["n_problems"], str(sa["n_problems"]), str(sb["n_problems"]),
                           f"{sb['n_problems'] - sa['n_problems']:+d}", "")]
-    rows.append(_accuracy_row("accuracy, first attempt", sa["first_attempt"], sb["first_attempt"]))
-    rows.append(_accuracy_row("accuracy within two attempts", sa["within_two"], sb["within_two"]))
-    k = min(sa["max_attempts"], sb["max_attempts"])
-    if k > 2:
-        rows.append(_accuracy_row(f"accuracy within {k} attempts", sa["within_attempts"][str(k)],
-                                  sb["within_attempts"][str(k)]))
-    rows.append(_accuracy_row("share of failures fixed by reflection", sa["reflection_success_rate"],
-                              sb["reflection_success_rate"]))
-    for key, label in (("mean_reflection_tokens", "mean reflection length (tokens)"),
-                       ("mean_attempt_tokens", "mean attempt length (tokens)")):
-        rows.append(ComparisonRow(label, number(sa[key]), number(sb[key]), _difference(sa[key], sb[key]), ""))
-    differing = [k for k in _COMPARABLE if a["settings"].get(k) != b["settings"].get(k)]
+    shares_b = dict(proportions(sb))
+    for name, pa in proportions(sa):
+        if name in shares_b:
+            rows.append(share_row(name, pa, shares_b[name]))
+    for key in LENGTHS:
+        rows.append(ComparisonRow(METRIC_NAMES[key], number(sa[key]), number(sb[key]), _difference(sa[key], sb[key]),
+                                  ""))
+    settings_a, settings_b = a.get("settings", {}), b.get("settings", {})
+    differing = [k for k in _COMPARABLE if settings_a.get(k) != settings_b.get(k)]
     return Comparison(a, b, rows, differing)
 
 
-def _accuracy_row(metric: str, pa: dict[str, Any], pb: dict[str, Any]) -> ComparisonRow:
-    points = 100 * (pb["accuracy"] - pa["accuracy"])
-    return ComparisonRow(metric, percent(pa), percent(pb), f"{points:+.1f} pts",
-                         "yes" if intervals_overlap(pa, pb) else "no")
+def share_row(metric: str, pa: dict[str, Any], pb: dict[str, Any]) -> ComparisonRow:
+    """A share's row: both values in %, the difference and its 95% interval in percentage points."""
+    d, low, high = difference_interval(pa, pb)
+    return ComparisonRow(metric, f"{100 * pa['accuracy']:.1f}%", f"{100 * pb['accuracy']:.1f}%", f"{100 * d:+.1f}",
+                         f"[{100 * low:+.1f}, {100 * high:+.1f}]", low > 0 or high < 0)
 
 
 def _difference(a: float | None, b: float | None) -> str:
@@ -72,11 +76,13 @@ def _difference(a: float | None, b: float | None) -> str:
 
 
 def comparison_table(comparison: Comparison, name_a: str = "A", name_b: str = "B") -> Table:
-    table = Table(title=f"{comparison.a['task']}: A = {comparison.a['model']}  vs  B = {comparison.b['model']}",
-                  caption="accuracies with 95% Wilson intervals; difference = B - A")
-    for column, justify in ((("metric"), "left"), (name_a, "right"), (name_b, "right"),
-                            ("B - A", "right"), ("CIs overlap", "center")):
-        table.add_column(column, justify=justify)
+    """The table `r3 compare` prints: under 80 columns whatever the run names (they go in the caption)."""
+    table = Table(title=f"{comparison.a['task']}: B - A", box=box.SIMPLE_HEAD,
+                  caption=f"A = {name_a} ({comparison.a['model']})\nB = {name_b} ({comparison.b['model']})\n"
+                          "shares in %, differences in points with their 95% interval (* excludes 0)")
+    for column, justify in (("metric", "left"), ("A", "right"), ("B", "right"), ("B - A", "right"),
+                            ("95% interval", "right")):
+        table.add_column(column, justify=justify, no_wrap=True)
     for row in comparison.rows:
-        table.add_row(row.metric, row.a, row.b, row.difference, row.overlap)
+        table.add_row(row.metric, row.a, row.b, row.difference, row.interval + (" *" if row.excludes_zero else ""))
     return table

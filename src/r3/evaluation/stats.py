@@ -55,6 +55,17 @@ def intervals_overlap(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return a["low"] <= b["high"] and b["low"] <= a["high"]
 
 
+def difference_interval(a: dict[str, Any], b: dict[str, Any]) -> tuple[float, float, float]:
+    """b - a for two proportions (as dicts) and its 95% interval, by Newcombe's hybrid score method (from the two
+    Wilson intervals). It treats the samples as independent, so for the same problems evaluated twice it is
+    conservative (too wide), never too narrow."""
+    pa, pb = a["accuracy"], b["accuracy"]
+    d = pb - pa
+    low = d - math.sqrt((pb - b["low"]) ** 2 + (a["high"] - pa) ** 2)
+    high = d + math.sqrt((b["high"] - pb) ** 2 + (pa - a["low"]) ** 2)
+    return d, low, high
+
+
 def _mean(values: Iterable[int]) -> float | None:
     values = list(values)
     return sum(values) / len(values) if values else None
@@ -67,7 +78,9 @@ def summarize(episodes: list[Episode], max_attempts: int) -> dict[str, Any]:
     str(max_attempts)}); first_attempt_failures; reflection_successes (first-attempt failures solved by a later
     attempt, i.e. after reflecting) and reflection_success_rate (their share of the failures, a Proportion);
     solved_at ({"1": count, ..., "unsolved": count}); n_attempts, n_reflections; mean_attempt_tokens,
-    mean_first_attempt_tokens, mean_retry_tokens, mean_reflection_tokens (None where there is nothing to average).
+    mean_first_attempt_tokens, mean_retry_tokens, mean_reflection_tokens (None where there is nothing to average);
+    truncated_attempts and truncated_reflections (Proportion dicts: the share that stopped at their token budget,
+    finish_reason "length"; a truncated answer rarely verifies, so a high share means the budget is too small).
     """
     n = len(episodes)
     solved_at = [e.solved_at for e in episodes]
@@ -95,4 +108,11 @@ def summarize(episodes: list[Episode], max_attempts: int) -> dict[str, Any]:
         "mean_first_attempt_tokens": _mean(e.attempts[0].num_tokens for e in episodes if e.attempts),
         "mean_retry_tokens": _mean(a.num_tokens for e in episodes for a in e.attempts[1:]),
         "mean_reflection_tokens": _mean(r.num_tokens for e in episodes for r in e.reflections),
+        "truncated_attempts": _truncated(r for e in episodes for r in e.extra.get("attempt_finish_reasons", [])),
+        "truncated_reflections": _truncated(r.finish_reason for e in episodes for r in e.reflections),
     }
+
+
+def _truncated(finish_reasons: Iterable[str]) -> dict[str, Any]:
+    reasons = list(finish_reasons)
+    return proportion(sum(reason == "length" for reason in reasons), len(reasons)).to_dict()

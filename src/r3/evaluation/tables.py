@@ -1,10 +1,30 @@
-"""Tables of an evaluation's summary, as `rich` tables the CLI prints (library code builds, the CLI prints)."""
+"""Tables of an evaluation's summary, as `rich` tables the CLI prints (library code builds, the CLI prints).
+
+`METRIC_NAMES` gives every metric its one name: `r3 eval`, `r3 compare`, the demo report and the docs use these.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.table import Table
+
+# summary.json key -> the metric's name wherever r3 shows it
+METRIC_NAMES = {
+    "n_problems": "problems",
+    "first_attempt": "first attempt",
+    "within_two": "within two attempts",
+    "within_attempts": "within {k} attempts",
+    "reflection_success_rate": "failures fixed after reflecting",
+    "mean_reflection_tokens": "reflection length (tokens)",
+    "mean_attempt_tokens": "attempt length (tokens)",
+    "truncated_attempts": "truncated attempts",
+    "truncated_reflections": "truncated reflections",
+}
+ACCURACIES = ("first_attempt", "within_two", "reflection_success_rate")
+LENGTHS = ("mean_reflection_tokens", "mean_attempt_tokens")
+TRUNCATIONS = ("truncated_attempts", "truncated_reflections")  # absent from summaries written before r3 0.2
 
 
 def percent(p: dict[str, Any]) -> str:
@@ -18,28 +38,31 @@ def number(value: float | None, digits: int = 1) -> str:
     return str(value) if isinstance(value, int) else f"{value:.{digits}f}"
 
 
-def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
-    """(metric, value) rows of one summary, in reading order."""
-    rows = [
-        ("problems", str(summary["n_problems"])),
-        ("accuracy, first attempt", percent(summary["first_attempt"])),
-        ("accuracy within two attempts", percent(summary["within_two"])),
-    ]
+def proportions(summary: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(name, Proportion dict) of every share a summary holds, in reading order."""
+    rows = [(METRIC_NAMES["first_attempt"], summary["first_attempt"]),
+            (METRIC_NAMES["within_two"], summary["within_two"])]
     k = summary["max_attempts"]
     if k > 2:
-        rows.append((f"accuracy within {k} attempts", percent(summary["within_attempts"][str(k)])))
-    rows += [
-        ("failures fixed by reflection", f"{summary['reflection_successes']} of {summary['first_attempt_failures']}"),
-        ("mean reflection length (tokens)", number(summary["mean_reflection_tokens"])),
-        ("mean attempt length (tokens)", number(summary["mean_attempt_tokens"])),
-    ]
+        rows.append((METRIC_NAMES["within_attempts"].format(k=k), summary["within_attempts"][str(k)]))
+    rows.append((METRIC_NAMES["reflection_success_rate"], summary["reflection_success_rate"]))
+    rows += [(METRIC_NAMES[key], summary[key]) for key in TRUNCATIONS if key in summary]
+    return rows
+
+
+def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """(metric, value) rows of one summary, in reading order."""
+    rows = [(METRIC_NAMES["n_problems"], str(summary["n_problems"]))]
+    rows += [(name, percent(p)) for name, p in proportions(summary)]
+    rows += [(METRIC_NAMES[key], number(summary[key])) for key in LENGTHS]
     return rows
 
 
 def summary_table(record: dict[str, Any]) -> Table:
-    """The table `r3 eval` prints for a finished run's summary record."""
+    """The table `r3 eval` prints for a finished run's summary record (under 80 columns)."""
     title = f"{record['task']} | {record['model']} | {record['summary']['max_attempts']} attempts"
-    table = Table(title=title, caption="accuracies with 95% Wilson intervals")
+    table = Table(title=title, caption="95% Wilson intervals; truncated = stopped at the token budget",
+                  box=box.SIMPLE_HEAD)
     table.add_column("metric")
     table.add_column("value", justify="right")
     for metric, value in summary_rows(record["summary"]):
