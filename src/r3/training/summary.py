@@ -41,9 +41,9 @@ HELD_OUT_MAX = 1000
 
 def fingerprint(model: Any) -> str | None:
     """A hash of a strided sample of up to 8 trainable tensors spread through the model; None when the weights are
-    not all on this process (ZeRO-3 keeps empty placeholders) or nothing is trainable."""
+    not all on this process (ZeRO-3 keeps empty placeholders, FSDP2 holds DTensor shards) or nothing is trainable."""
     params = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
-    if not params or any(p.numel() == 0 for _, p in params):
+    if not params or any(p.numel() == 0 or hasattr(p, "device_mesh") for _, p in params):
         return None
     count = min(FINGERPRINT_TENSORS, len(params))
     picked = [params[round(i * (len(params) - 1) / max(count - 1, 1))] for i in range(count)]
