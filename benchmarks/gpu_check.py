@@ -288,7 +288,7 @@ def _train_dataset(task, args: argparse.Namespace):
 
 def environment(args: argparse.Namespace) -> dict:
     """Versions and the device: what the figures depend on."""
-    import importlib.metadata as metadata
+    from importlib import metadata
 
     import torch
 
@@ -311,11 +311,11 @@ def write_report(path: Path, args: argparse.Namespace, results: dict) -> None:
         lines += ["versions: " + ", ".join(f"{k} {v}" for k, v in env.items() if k != "device"), ""]
     if "architecture" in results.get("model", {}):
         m = results["model"]
-        lines += [f"model: {m['architecture']} from {m['config']}, {m['parameters'] / 1e6:.1f}M parameters, "
-                  f"random weights, {m['dtype']}; built in {m['seconds']:.1f} s", ""]
-    lines += [f"sizes: {args.episodes} episodes, batch {args.eval_batch}, attempt/retry budget {args.attempt_tokens} "
-              f"tokens, reflection budget {args.reflection_tokens}; training: {args.train_batch} completions per "
-              f"step, group {args.group}, {args.train_steps} timed steps after {args.warmup} warm-up", "",
+        lines += [(f"model: {m['architecture']} from {m['config']}, {m['parameters'] / 1e6:.1f}M parameters, "
+                   f"random weights, {m['dtype']}; built in {m['seconds']:.1f} s"), ""]
+    lines += [(f"sizes: {args.episodes} episodes, batch {args.eval_batch}, attempt/retry budget {args.attempt_tokens}"
+               f" tokens, reflection budget {args.reflection_tokens}; training: {args.train_batch} completions per "
+               f"step, group {args.group}, {args.train_steps} timed steps after {args.warmup} warm-up"), "",
               "| measurement | figure | value |", "|---|---|---|"]
     lines += _rows(results)
     errors = [(k, v["error"]) for k, v in results.items() if isinstance(v, dict) and "error" in v]

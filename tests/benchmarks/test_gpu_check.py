@@ -30,7 +30,7 @@ def _run(*args: str, timeout: int = 500) -> subprocess.CompletedProcess:
 
 
 def _value(report: str, measurement: str, figure: str) -> float:
-    match = re.search(rf"^\| {re.escape(measurement)} \| {re.escape(figure)} \| ([0-9.]+)x? \|$", report, re.M)
+    match = re.search(rf"^\| {re.escape(measurement)} \| {re.escape(figure)} \| ([0-9.]+)x? \|$", report, re.MULTILINE)
     assert match, f"no row '{measurement} | {figure}' in:\n{report}"
     return float(match.group(1))
 
