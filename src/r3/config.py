@@ -130,6 +130,18 @@ class VllmArgs:
     vllm_data_parallel_size: int = option(1, "vLLM engines per node (data parallelism)")
 
 
+def generator_options(config: Any) -> dict[str, Any]:
+    """Keyword arguments for `r3.generation.load_generator` from a config's template and vLLM fields."""
+    options: dict[str, Any] = {"chat_template_kwargs": getattr(config, "chat_template_kwargs", None)}
+    if getattr(config, "backend", "hf") == "vllm":
+        options.update(tensor_parallel_size=config.vllm_tensor_parallel_size,
+                       gpu_memory_utilization=config.vllm_gpu_memory_utilization,
+                       max_model_len=config.vllm_max_model_length, seed=config.seed)
+        if config.vllm_data_parallel_size > 1:
+            options["data_parallel_size"] = config.vllm_data_parallel_size
+    return options
+
+
 @dataclass
 class SamplingArgs:
     """How attempts and reflections are sampled (the same names and defaults as TRL's GRPOConfig)."""
@@ -418,5 +430,5 @@ def merge(low: dict[str, Any], high: dict[str, Any]) -> dict[str, Any]:
 __all__ = [
     "RULES", "AttemptBudgetArgs", "BackendArgs", "CommandConfig", "ModelArgs", "ReasoningArgs", "ReflectionBudgetArgs",
     "RunArgs", "SamplingArgs", "TaskArgs", "TemplateArgs", "VllmArgs", "as_mapping", "check_values", "command_line",
-    "merge", "option", "packaged_config", "parse_yaml", "read_config_file",
+    "generator_options", "merge", "option", "packaged_config", "parse_yaml", "read_config_file",
 ]

@@ -60,7 +60,7 @@ def test_different_arguments_are_refused_in_one_line_and_overwrite_starts_again(
     capsys.readouterr()
     assert main(mine_args(data, out, "--keep", "3", "--seed", "5")) == 2
     error = capsys.readouterr().err
-    assert error.count("\n") == 1 and "--keep 3 (was 1)" in error and "--seed 5 (was 0)" in error
+    assert error.count("\n") == 1 and "--keep 3 (was 1)" in error and "--seed 5 (was 42)" in error
     assert len(loads) == 1  # refused before loading the model
 
     assert main(mine_args(data, out, "--keep", "3", "--overwrite")) == 0
@@ -71,5 +71,5 @@ def test_different_arguments_are_refused_in_one_line_and_overwrite_starts_again(
 
 def test_bad_options_are_one_line_errors(tmp_path, data, loads, capsys):
     assert main(mine_args(data, tmp_path / "run", "--keep", "17")) == 2
-    assert "--keep must be between 1 and --max-samples (16)" in capsys.readouterr().err
+    assert "field 'keep' must be between 1 and max_samples (16), got 17" in capsys.readouterr().err
     assert loads == []

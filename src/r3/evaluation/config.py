@@ -44,4 +44,4 @@ class EvalConfig(CommandConfig, RunArgs, ReflectionBudgetArgs, AttemptBudgetArgs
                                  max_new_tokens=self.attempt_max_new_tokens, seed=self.seed)
         reflection = dataclasses.replace(attempt, max_new_tokens=self.reflection_max_new_tokens)
         return EpisodeConfig(max_attempts=self.attempts, attempt_params=attempt, reflection_params=reflection,
-                             retry_params=attempt, batch_size=self.batch_size)
+                             retry_params=attempt, batch_size=self.batch_size, strip_reasoning=self.strip_reasoning)

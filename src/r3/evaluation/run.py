@@ -59,15 +59,16 @@ def evaluate(settings: EvalConfig, *, generator: Generator | None = None,
         from r3.generation import check_model_source
 
         check_model_source(settings.model)  # a missing local directory: one line, before data and model loading
-    examples = task.load(settings.data, settings.split, settings.limit)
+    examples = task.load(settings.data, settings.split, settings.limit, skip_bad=settings.skip_bad_lines)
     if not examples:
         raise R3Error(f"no examples to evaluate in {settings.data or task.default_source}")
     identity = eval_identity(settings.identity(), settings.model, examples, identity_extra)
     check_out(out, identity, overwrite=overwrite)  # a refused run is refused before the model loads
     if generator is None:
+        from r3.config import generator_options
         from r3.generation import load_generator
 
-        generator = load_generator(settings.model, settings.backend)
+        generator = load_generator(settings.model, settings.backend, **generator_options(settings))
     with EvalStore(out, identity, overwrite=overwrite) as store:  # only now: a bad model leaves OUT untouched
         return _evaluate_into(store, settings, task, generator, examples, config)
 

@@ -14,7 +14,6 @@ from r3.config import (
     BackendArgs,
     CommandConfig,
     ModelArgs,
-    ReasoningArgs,
     RunArgs,
     SamplingArgs,
     TaskArgs,
@@ -28,8 +27,8 @@ from r3.types import SamplingParams
 
 
 @dataclass
-class MineConfig(CommandConfig, RunArgs, AttemptBudgetArgs, SamplingArgs, VllmArgs, ReasoningArgs,
-                 TemplateArgs, BackendArgs, ModelArgs, TaskArgs):
+class MineConfig(CommandConfig, RunArgs, AttemptBudgetArgs, SamplingArgs, VllmArgs, TemplateArgs, BackendArgs,
+                 ModelArgs, TaskArgs):
     """Everything `r3 mine` takes; the miner reads the sampling and schedule fields."""
 
     max_samples: int = option(64, "sample budget per query (the paper: 64)")

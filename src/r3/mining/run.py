@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from r3.config import generator_options
 from r3.mining.config import MineConfig
 from r3.mining.miner import mine, run_identity
 from r3.mining.stats import MiningStats
@@ -28,5 +29,5 @@ def mine_run(config: MineConfig, *, generator: Generator | None = None) -> Minin
     with MiningStore.open(Path(config.out), identity, overwrite=config.overwrite) as store:
         unfinished = len(store.ledger) < len(examples)
         if generator is None and unfinished:
-            generator = load_generator(config.model, backend=config.backend)
+            generator = load_generator(config.model, config.backend, **generator_options(config))
         return mine(task, generator, examples, config, store, progress=config.progress)
