@@ -159,9 +159,13 @@ def _verify_in_pool(case):
     return task.verify(task.normalize({"problem": "p", "answer": gold}), completion).correct
 
 
-def test_works_under_a_multiprocessing_pool():
+@pytest.mark.parametrize("start", ["spawn", "fork"])
+def test_works_under_a_multiprocessing_pool(task, start):
+    if start not in multiprocessing.get_all_start_methods():
+        pytest.skip(f"no {start} start method here")
+    assert task.verify(ex(task, "\\sqrt{2}"), "\\boxed{\\sqrt{2}}").correct  # this process has a worker pool
     cases = [("\\sqrt{50}", "\\boxed{5\\sqrt{2}}"), ("\\frac{1}{2}", "\\boxed{0.5}"), ("3", "\\boxed{\\pi}")]
-    context = multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context(start)
     with context.Pool(2) as pool:
         assert pool.map(_verify_in_pool, cases, chunksize=1) == [True, True, False]
 

@@ -26,6 +26,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -47,7 +48,9 @@ class _Worker:
     """One worker process and a line buffer over its stdout."""
 
     def __init__(self) -> None:
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        package_root = str(Path(__file__).resolve().parents[2])  # the worker imports the same r3 as its caller
+        path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
+        env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=path)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "r3.tasks.math_worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL, env=env, close_fds=True)
@@ -141,6 +144,17 @@ def _pool() -> _Pool:
         if pool is None:
             pool = _pools[os.getpid()] = _Pool()
         return pool
+
+
+def _forget_pools_in_child() -> None:
+    """A forked child starts with no pools and fresh locks (another thread may have held them at the fork)."""
+    global _pools_lock
+    _pools.clear()
+    _pools_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pools_in_child)
 
 
 @atexit.register
