@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "train": "train",
     "forgetting": "forgetting",
     "data": "data",
+    "report": "report",
     "demo": "demo",
 }
 
