@@ -252,3 +252,15 @@ def test_saved_dataset_dict_split_and_slice(tmp_path):
     assert [row["id"] for row in load_rows(str(saved), split="train[1:]").rows] == [1, 2]
     with pytest.raises(R3Error, match="no split 'validation'; it has test, train"):
         load_rows(str(saved), split="validation")
+
+
+def test_task_load_skips_and_counts_bad_rows_with_skip_bad(tmp_path, caplog):
+    path = tmp_path / "rows.jsonl"
+    missing_query = {key: value for key, value in ROWS[1].items() if key != "query"}
+    path.write_text(json.dumps(ROWS[0]) + "\n" + json.dumps(missing_query) + "\n" + '{"query": "\\ud83d"}\n'
+                    + json.dumps(ROWS[2]) + "\n", encoding="utf-8")
+    task = get_task("function_calling")
+    with pytest.raises(DataError, match="line 3, field 'query': holds a lone surrogate"):  # read errors come first
+        task.load(str(path))
+    assert [example["id"] for example in task.load(str(path), skip_bad=True)] == [0, 2]
+    assert "skipped 2 bad row(s)" in caplog.text

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar
 
-from r3.data import load_rows
+from r3.data import load_rows, normalize_rows
 from r3.errors import DataError, R3Error, shorten
 from r3.tasks.options import OptionSpec, resolve_options
 from r3.tasks.templates import REASON, check_template, render
@@ -168,13 +168,20 @@ class Task(ABC):
         value = example.get("id")
         return str(value) if value is not None else str(index)
 
-    def load(self, source: str | None = None, split: str | None = None, limit: int | None = None) -> list[dict]:
-        """Load and normalize examples from a hub id, a local file or `sample:NAME` (see `r3.data`)."""
+    def load(self, source: str | None = None, split: str | None = None, limit: int | None = None, *,
+             skip_bad: bool = False) -> list[dict]:
+        """Load and normalize examples from a hub id, a local file or `sample:NAME` (see `r3.data`). With `skip_bad`
+        (the `skip_bad_lines` setting), unreadable rows and rows `normalize` rejects are skipped and counted in the
+        log instead of stopping the run."""
         source = source or self.default_source
         if source is None:
             raise R3Error(f"task '{self.name}' has no default dataset: pass a data source")
-        loaded = load_rows(source, split or self.default_split, limit)
-        return [self.normalize_row(row, loaded.source, label) for row, label in zip(loaded.rows, loaded.labels)]
+        loaded = load_rows(source, split or self.default_split, limit, skip_bad=skip_bad)
+        examples, skipped = normalize_rows(loaded, lambda row: self.normalize(self.map_columns(row)),
+                                           skip_bad=skip_bad)
+        if skipped:
+            logger.warning("%s: skipped %d bad row(s) (skip_bad_lines)", loaded.source, skipped)
+        return examples
 
     def normalize_row(self, row: dict[str, Any], source: str, label: str) -> dict[str, Any]:
         """`normalize` of the row with the column mapping applied, the source and row label added to any error."""

@@ -99,10 +99,11 @@ class FunctionCallingTask(Task):
             return Verdict(False, difference)
         return Verdict(True, f"all {len(predicted)} call(s) match")
 
-    def load(self, source: str | None = None, split: str | None = None, limit: int | None = None) -> list[dict]:
+    def load(self, source: str | None = None, split: str | None = None, limit: int | None = None, *,
+             skip_bad: bool = False) -> list[dict]:
         """As `Task.load`, but failing to reach the default (gated) hub dataset says how to get access."""
         try:
-            return super().load(source, split, limit)
+            return super().load(source, split, limit, skip_bad=skip_bad)
         except DataError:
             raise
         except R3Error as error:
