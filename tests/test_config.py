@@ -1,5 +1,5 @@
 """The one configuration system: every command's settings, defaults, YAML rules and errors (r3.config,
-r3.config_parser)."""
+r3.config.parser)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from r3.cli import COMMANDS, main
-from r3.config_parser import ConfigParser
+from r3.config.parser import ConfigParser
 from r3.errors import R3Error
 from r3.evaluation.config import EvalConfig
 from r3.mining.config import MineConfig

@@ -47,7 +47,7 @@ def load_config(command: str, source: str | Path | dict[str, Any] | None = None,
         from r3.training.config import load_train_config
 
         return load_train_config(source, overrides)
-    from r3.config_parser import ConfigParser
+    from r3.config.parser import ConfigParser
 
     parser = ConfigParser([config_class(command)], prog=f"r3 {command}")
     if isinstance(source, dict):

@@ -1,4 +1,4 @@
-"""The `r3` command line: one module per command under `r3.cli`, all parsed by `r3.config_parser`.
+"""The `r3` command line: one module per command under `r3.cli`, all parsed by `r3.config.parser`.
 
 Each command module defines `HELP` (one line) and `main(argv) -> int`; its settings are a config dataclass, so
 `--config FILE.yaml`, `--field value` / `--field-name value` overrides and `--help` with defaults work the same in

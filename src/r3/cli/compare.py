@@ -20,7 +20,7 @@ class CompareConfig(CommandConfig):
 def main(argv: list[str]) -> int:
     from rich.console import Console
 
-    from r3.config_parser import ConfigParser
+    from r3.config.parser import ConfigParser
     from r3.errors import R3Error
     from r3.evaluation.compare import compare_runs, comparison_table
 

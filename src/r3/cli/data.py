@@ -56,7 +56,7 @@ GENERATORS = {"countdown": (CountdownDataConfig, _make_countdown)}
 
 
 def main(argv: list[str]) -> int:
-    from r3.config_parser import ConfigParser
+    from r3.config.parser import ConfigParser
     from r3.errors import R3Error
 
     if not argv or argv[0] in ("-h", "--help"):

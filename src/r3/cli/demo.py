@@ -14,7 +14,7 @@ HELP = "run the embedded demo: evaluate, mine, train reflections and evaluate a 
 
 
 def parser():
-    from r3.config_parser import ConfigParser
+    from r3.config.parser import ConfigParser
     from r3.demo.config import DemoConfig
 
     return ConfigParser([DemoConfig], prog="r3 demo", description=HELP)

@@ -14,7 +14,7 @@ HELP = "evaluate a model with reflect-retry episodes (accuracy at the first atte
 
 
 def parser():
-    from r3.config_parser import ConfigParser
+    from r3.config.parser import ConfigParser
     from r3.evaluation.config import EvalConfig
 
     return ConfigParser([EvalConfig], prog="r3 eval", description=HELP,

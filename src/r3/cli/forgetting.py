@@ -13,7 +13,7 @@ HELP = "compare a model before and after training on standard benchmarks (lm-eva
 
 
 def parser():
-    from r3.config_parser import ConfigParser
+    from r3.config.parser import ConfigParser
     from r3.forgetting.config import ForgettingConfig
 
     return ConfigParser([ForgettingConfig], prog="r3 forgetting", description=HELP)

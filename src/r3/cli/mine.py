@@ -14,7 +14,7 @@ HELP = "sample first attempts until they fail (adaptively, resumably) and write 
 
 
 def parser():
-    from r3.config_parser import ConfigParser
+    from r3.config.parser import ConfigParser
     from r3.mining.config import MineConfig
 
     return ConfigParser([MineConfig], prog="r3 mine", description=HELP)

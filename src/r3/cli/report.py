@@ -19,7 +19,7 @@ class ReportConfig(CommandConfig):
 
 
 def main(argv: list[str]) -> int:
-    from r3.config_parser import ConfigParser
+    from r3.config.parser import ConfigParser
     from r3.report import report_runs
 
     (config,) = ConfigParser([ReportConfig], prog="r3 report", description=HELP,

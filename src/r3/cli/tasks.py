@@ -15,7 +15,7 @@ class TasksConfig(CommandConfig):
 
 
 def main(argv: list[str]) -> int:
-    from r3.config_parser import ConfigParser
+    from r3.config.parser import ConfigParser
     from r3.errors import R3Error
     from r3.tasks import get_task, task_names
 

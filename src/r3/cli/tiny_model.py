@@ -25,7 +25,7 @@ class TinyModelConfig(CommandConfig):
 def main(argv: list[str]) -> int:
     from pathlib import Path
 
-    from r3.config_parser import ConfigParser
+    from r3.config.parser import ConfigParser
     from r3.errors import R3Error
     from r3.tiny_model import build_tiny_model
 

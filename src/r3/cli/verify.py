@@ -29,7 +29,7 @@ class VerifyConfig(CommandConfig, TaskArgs):
 def main(argv: list[str]) -> int:
     from pathlib import Path
 
-    from r3.config_parser import ConfigParser
+    from r3.config.parser import ConfigParser
     from r3.errors import R3Error
     from r3.tasks import verify_file
     from r3.tasks.verify_file import default_out

@@ -1,4 +1,4 @@
-"""`r3 demo` settings: one dataclass, parsed like every command's (`r3.config_parser`).
+"""`r3 demo` settings: one dataclass, parsed like every command's (`r3.config.parser`).
 
     r3 demo                                                   # the published run: seed 0, 500 held-out puzzles
     r3 demo --test-puzzles 50 --mine-puzzles 20 --steps 5 --out runs/demo-quick

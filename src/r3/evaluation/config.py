@@ -1,4 +1,4 @@
-"""`r3 eval` settings: one dataclass, parsed from YAML and the command line by `r3.config_parser`.
+"""`r3 eval` settings: one dataclass, parsed from YAML and the command line by `r3.config.parser`.
 
     r3 eval --model runs/tiny --task countdown --data sample:countdown --limit 32 --out runs/eval-tiny
     config = r3.load_config("eval", {"model": "runs/tiny", "task": "countdown", "out": "runs/e"})

@@ -1,4 +1,4 @@
-"""`r3 forgetting` settings: one dataclass, parsed from YAML and the command line by `r3.config_parser`.
+"""`r3 forgetting` settings: one dataclass, parsed from YAML and the command line by `r3.config.parser`.
 
     r3 forgetting --base Qwen/Qwen2.5-1.5B-Instruct --trained runs/train --tasks gsm8k,hellaswag --limit 200 --out DIR
 

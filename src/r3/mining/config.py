@@ -1,4 +1,4 @@
-"""`r3 mine` settings: one dataclass, parsed from YAML and the command line by `r3.config_parser`.
+"""`r3 mine` settings: one dataclass, parsed from YAML and the command line by `r3.config.parser`.
 
     r3 mine --model runs/tiny --task countdown --data sample:countdown --max-samples 8 --out runs/mine-tiny
     config = r3.load_config("mine", {"model": "runs/tiny", "task": "countdown", "out": "runs/m", "max_samples": 8})

@@ -4,7 +4,7 @@
     config, training = r3.load_config("train", "configs/tiny_cpu.yaml", ["--max_steps", "5"])
 
 One flat YAML mapping holds both, as in open-r1: a key that names a `TrainConfig` field goes to r3, one that names a
-`GRPOConfig` (or `transformers.TrainingArguments`) field goes to TRL; `r3.config_parser` checks every key and value.
+`GRPOConfig` (or `transformers.TrainingArguments`) field goes to TRL; `r3.config.parser` checks every key and value.
 Shared settings keep the names every r3 command uses: `temperature`, `top_p`, `top_k`, `seed` and
 `chat_template_kwargs` are TRL's own fields here; `reflection_max_new_tokens` is the reflection budget (TRL's
 `max_completion_length`, which r3 sets from it); `attempt_max_new_tokens` is the budget of the retry inside the reward
@@ -80,7 +80,7 @@ def train_parser(*, cuda: bool | None = None):
     """The parser of `r3 train`: TrainConfig + GRPOConfig, with r3's defaults for TRL fields."""
     from trl import GRPOConfig
 
-    from r3.config_parser import ConfigParser
+    from r3.config.parser import ConfigParser
 
     if cuda is None:
         import torch

@@ -23,7 +23,7 @@ from typing import Any
 
 from transformers import HfArgumentParser
 
-from r3.config import merge, parse_yaml, read_config_file
+from r3.config.files import merge, parse_yaml, read_config_file
 from r3.errors import R3Error, shorten
 
 
