@@ -121,14 +121,12 @@ def test_varied_samples_come_from_different_problems() -> None:
 
 
 def test_install_replaces_the_dict_printer(tiny_model_dir: Path) -> None:
-    from transformers import Trainer, TrainingArguments
+    from transformers import AutoModelForCausalLM, Trainer, TrainingArguments
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
-
-    from transformers import AutoModelForCausalLM
 
     args = TrainingArguments(output_dir="unused", disable_tqdm=True, report_to="none", use_cpu=True)
     trainer = Trainer(model=AutoModelForCausalLM.from_pretrained(tiny_model_dir), args=args)
-    names = lambda: {type(c).__name__ for c in trainer.callback_handler.callbacks}  # noqa: E731
+    names = lambda: {type(c).__name__ for c in trainer.callback_handler.callbacks}
     assert "PrinterCallback" in names()
     install(trainer, [])
     assert not names() & {PrinterCallback.__name__, ProgressCallback.__name__}
@@ -139,3 +137,21 @@ def test_read_jsonl_skips_a_line_cut_by_a_crash(tmp_path: Path) -> None:
     path.write_text('{"step": 1, "loss": 0.5}\n{"step": 2, "lo')
     assert read_jsonl(path) == [{"step": 1, "loss": 0.5}]
     assert read_jsonl(tmp_path / "none.jsonl") == []
+
+
+def test_check_report_to_names_the_extra_before_the_model_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    import transformers.integrations
+
+    from r3.errors import R3Error
+    from r3.training.backends import check_report_to
+
+    monkeypatch.setattr(transformers.integrations, "get_available_reporting_integrations", lambda: ["wandb"])
+    check_report_to(["wandb"])
+    for empty in (None, "none", [], ["none"], "all"):
+        check_report_to(empty)
+    with pytest.raises(R3Error, match=r"tensorboard is not installed: pip install 'r3\[tensorboard\]'"):
+        check_report_to(["tensorboard"])
+    with pytest.raises(R3Error, match=r"pip install 'mlflow'"):
+        check_report_to("mlflow")
+    with pytest.raises(R3Error, match="unknown log backend 'tensorbord'"):
+        check_report_to(["wandb", "tensorbord"])

@@ -9,7 +9,6 @@ successful retry, and how often a full hint describes a real solution.
 from __future__ import annotations
 
 import json
-import math
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,7 +16,10 @@ from typing import Any
 
 from r3.demo.corpus import REFLECTION_KINDS, classify, hint_is_right
 from r3.demo.puzzles import Puzzle
-from r3.evaluation.stats import intervals_overlap
+from r3.evaluation.stats import difference_interval, intervals_overlap
+from r3.evaluation.tables import METRIC_NAMES
+from r3.report.curves import plot_training_curves
+from r3.report.runs import run_records
 from r3.types import Episode
 
 CURVES_FILE = "training_curves.png"
@@ -29,16 +31,6 @@ def load_eval(directory: Path) -> tuple[dict[str, Any], list[Episode]]:
     with open(directory / "episodes.jsonl", encoding="utf-8") as handle:
         episodes = [Episode.from_dict(json.loads(line)) for line in handle if line.strip()]
     return summary, episodes
-
-
-def difference_interval(a: dict[str, Any], b: dict[str, Any]) -> tuple[float, float, float]:
-    """b - a and its 95% interval by Newcombe's method (from the two Wilson intervals; independent samples, so
-    conservative for the same puzzles evaluated twice)."""
-    pa, pb = a["accuracy"], b["accuracy"]
-    d = pb - pa
-    low = d - math.sqrt((pb - b["low"]) ** 2 + (a["high"] - pa) ** 2)
-    high = d + math.sqrt((b["high"] - pb) ** 2 + (pa - a["low"]) ** 2)
-    return d, low, high
 
 
 def _pct(p: dict[str, Any]) -> str:
@@ -93,54 +85,6 @@ def _examples(episodes: Sequence[Episode], n: int) -> list[str]:
     return lines
 
 
-def log_history(train_dir: Path) -> list[dict[str, Any]]:
-    """TRL's logged metrics from the last checkpoint's trainer_state.json ([] when there is none)."""
-    states = sorted(train_dir.glob("checkpoint-*/trainer_state.json"), key=lambda p: int(p.parent.name.split("-")[1]))
-    if not states:
-        return []
-    return json.loads(states[-1].read_text(encoding="utf-8")).get("log_history", [])
-
-
-def _series(history: list[dict[str, Any]], suffix: str) -> tuple[list[int], list[float]]:
-    steps, values = [], []
-    for record in history:
-        key = next((k for k in record if k.endswith(suffix)), None)
-        if key is not None and "step" in record:
-            steps.append(record["step"])
-            values.append(record[key])
-    return steps, values
-
-
-def plot_curves(histories: dict[str, list[dict[str, Any]]], path: Path) -> bool:
-    """Retry success and reflection length per logged step; False when nothing was logged."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
-    plotted = False
-    for name, history in histories.items():
-        steps, success = _series(history, "retry_success/mean")
-        if steps:
-            left.plot(steps, success, marker=".", label=name)
-            plotted = True
-        steps, length = _series(history, "reflection_tokens")
-        if steps:
-            right.plot(steps, length, marker=".", label=name)
-    left.set(title="retry success during training", xlabel="step", ylabel="share of retries solved")
-    left.set_ylim(bottom=0)
-    right.set(title="reflection length", xlabel="step", ylabel="tokens")
-    for axis in (left, right):
-        axis.grid(alpha=0.3)
-        if axis.lines:
-            axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return plotted
-
-
 def _verdict(before: dict[str, Any], after: dict[str, Any]) -> str:
     d, low, high = difference_interval(before["within_two"], after["within_two"])
     separated = not intervals_overlap(before["within_two"], after["within_two"])
@@ -159,16 +103,17 @@ def write_report(settings: Any, paths: Any, plan: Sequence[Any], timings: dict[s
     summaries = {name: summary for name, (summary, _) in loaded.items()}
     before, after = summaries["before training"], summaries["after reflection training"]
 
-    histories = {"reflection-only": log_history(paths.train)}
+    histories = {"reflection-only": run_records(paths.train)}
     if settings.control:
-        histories["control"] = log_history(paths.control)
-    plotted = plot_curves(histories, paths.out / CURVES_FILE)
+        histories["control"] = run_records(paths.control)
+    plotted = plot_training_curves(histories, paths.out / CURVES_FILE, title="r3 demo: countdown | demo model")
 
     lines = ["# r3 demo: Reflect, Retry, Reward on a tiny model", "",
              (f"Held-out puzzles: {before['n_problems']} (never seen in pretraining, mining or training). "
              f"Sampling at temperature 1.0; seed {settings.seed}."), "",
-             ("| model | first attempt | within two attempts | failures fixed after reflecting | "
-             "mean reflection tokens |"), "|---|---|---|---|---|"]
+             (f"| model | {METRIC_NAMES['first_attempt']} | {METRIC_NAMES['within_two']} | "
+              f"{METRIC_NAMES['reflection_success_rate']} | {METRIC_NAMES['mean_reflection_tokens']} |"),
+             "|---|---|---|---|---|"]
     for name, s in summaries.items():
         tokens = s["mean_reflection_tokens"]
         lines.append(f"| {name} | {_pct(s['first_attempt'])} | {_pct(s['within_two'])} | "

@@ -88,9 +88,9 @@ def write_run_report(run_dir: str | Path, out: str | Path | None = None) -> Path
     plotted = plot_training_curves({run.name: run.records}, out / CURVES_FILE,
                                    title=f"{run.name}: {run.task} | {run.model}")
     lines = [f"# r3 training run: {run.name}", "",
-             f"Reflection-only GRPO ([r3](https://arxiv.org/abs/2505.24726)) of **{run.model}** on task "
-             f"**{run.task}**, data `{run.config.get('data')}` ({run.config.get('mode', 'offline')}), "
-             f"{_steps(run)} steps.", ""]
+             (f"Reflection-only GRPO ([r3](https://arxiv.org/abs/2505.24726)) of **{run.model}** on task "
+              f"**{run.task}**, data `{run.config.get('data')}` ({run.config.get('mode', 'offline')}), "
+              f"{_steps(run)} steps."), ""]
     if run.summary:
         known = {k: v for k, v in run.summary.items() if k in TrainSummary.__dataclass_fields__}
         lines += ["```", *summary_lines(TrainSummary(**known)), "```", ""]
@@ -122,8 +122,8 @@ def report_runs(run_dirs: Sequence[str | Path], out: str | Path | None = None) -
     plot_training_curves({label: run.records for label, run in zip(labels, runs)}, out / CURVES_FILE,
                          title="r3 runs: " + " vs ".join(labels))
     lines = ["# r3 training runs compared", "",
-             "| run | model | task | steps | retry success, start -> end | reflection tokens, start -> end | "
-             "model changed |", "|---|---|---|---|---|---|---|"]
+             ("| run | model | task | steps | retry success, start -> end | reflection tokens, start -> end | "
+              "model changed |"), "|---|---|---|---|---|---|---|"]
     for label, run in zip(labels, runs):
         means = {title: (a, b) for title, a, b in window_means(run.records)}
         success, length = means["retry success"], means["reflection length"]

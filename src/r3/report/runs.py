@@ -57,12 +57,18 @@ def log_history(directory: Path) -> list[dict[str, Any]]:
     return []
 
 
+def run_records(directory: str | Path) -> list[dict[str, Any]]:
+    """A run's logged metrics: metrics.jsonl, else the newest checkpoint's log_history ([] when neither)."""
+    directory = Path(directory)
+    return read_jsonl(directory / METRICS_FILE) or log_history(directory)
+
+
 def load_run(directory: str | Path) -> Run:
     """Read a run directory; R3Error when it holds no training record at all."""
     directory = Path(directory)
     if not directory.is_dir():
         raise R3Error(f"{directory}: no such run directory")
-    records = read_jsonl(directory / METRICS_FILE) or log_history(directory)
+    records = run_records(directory)
     if not records:
         raise R3Error(f"{directory}: no {METRICS_FILE} and no checkpoint trainer_state.json: not an r3 training run "
                       "(or it has not logged a step yet)")
@@ -82,4 +88,4 @@ def load_run(directory: str | Path) -> Run:
     return Run(directory, records, read_jsonl(directory / SAMPLES_FILE), summary, config)
 
 
-__all__ = ["Run", "load_run", "log_history"]
+__all__ = ["Run", "load_run", "log_history", "run_records"]

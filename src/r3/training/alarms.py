@@ -101,7 +101,7 @@ class SignalAlarms(TrainerCallback):
                    if (retry_success(r) or 0) < 0.5 else
                    "every retry succeeds whatever the reflection says, so reflections cannot be told apart. "
                    "Likely cause: the failures are too easy (the model fixes them without reflecting). "
-                   "Fix: mine harder failures (r3 mine), or lower retry_temperature so that luck fixes fewer of them."))),
+                   "Fix: mine harder failures (r3 mine), or lower retry_temperature so that luck fixes fewer."))),
         ]
 
     def check(self, record: dict[str, Any], step: int) -> list[Alarm]:

@@ -69,7 +69,7 @@ def is_training_record(record: dict[str, Any]) -> bool:
 
 def duration(seconds: float) -> str:
     """'2h05m', '9m20s', '14s'."""
-    seconds = max(0, int(round(seconds)))
+    seconds = max(0, round(seconds))
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:
@@ -260,4 +260,4 @@ def install(trainer: Any, callbacks: list[TrainerCallback]) -> None:
         trainer.add_callback(callback)
 
 
-__all__ = ["Console", "METRICS_FILE", "MetricsFile", "SAMPLES_FILE", "console_line", "install", "read_jsonl"]
+__all__ = ["METRICS_FILE", "SAMPLES_FILE", "Console", "MetricsFile", "console_line", "install", "read_jsonl"]

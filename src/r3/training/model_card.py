@@ -58,10 +58,10 @@ def card_text(config: dict[str, Any], summary: dict[str, Any] | None, last: dict
     if _hub_id(data):
         meta["datasets"] = [_hub_id(data)]
     lines = ["---", yaml.safe_dump(meta, sort_keys=False).rstrip(), "---", "", f"# {name}", "",
-             f"`{base}` trained to reflect on its failed attempts with **r3**, an implementation of Reflect, Retry, "
-             f"Reward ([Bensal et al., arXiv 2505.24726]({PAPER})): when an attempt at the task fails, the model "
-             "writes a short self-reflection and retries; GRPO rewards only the reflection tokens when the retry "
-             "succeeds, so the model learns to reflect better rather than to memorise answers.", "",
+             (f"`{base}` trained to reflect on its failed attempts with **r3**, an implementation of Reflect, Retry, "
+              f"Reward ([Bensal et al., arXiv 2505.24726]({PAPER})): when an attempt at the task fails, the model "
+              "writes a short self-reflection and retries; GRPO rewards only the reflection tokens when the retry "
+              "succeeds, so the model learns to reflect better rather than to memorise answers."), "",
              "## Training", "",
              f"- base model: `{base}`",
              f"- task: `{config.get('task')}` (binary verifier)",
@@ -71,8 +71,8 @@ def card_text(config: dict[str, Any], summary: dict[str, Any] | None, last: dict
         lines.append(f"- steps: {summary.get('steps')} ({summary.get('seconds', 0) / 60:.1f} minutes)")
         lines += ["", "## Metrics during training", "",
                   "Measured on the training prompts while training ran: a sign of learning, not an evaluation.", "",
-                  f"- retry success: {_pct(summary.get('retry_success_start'))} at the start -> "
-                  f"{_pct(summary.get('retry_success_end'))} at the end (95% Wilson intervals)"]
+                  (f"- retry success: {_pct(summary.get('retry_success_start'))} at the start -> "
+                   f"{_pct(summary.get('retry_success_end'))} at the end (95% Wilson intervals)")]
         a, b = summary.get("reflection_tokens_start"), summary.get("reflection_tokens_end")
         if a is not None and b is not None:
             lines.append(f"- reflection length: {a:.1f} -> {b:.1f} tokens")

@@ -211,5 +211,13 @@ def build_summary(tallies: dict[int, tuple[int, int]], records: list[dict[str, A
     )
 
 
-__all__ = ["RunRecorder", "SUMMARY_FILE", "TrainSummary", "build_summary", "eval_command", "fingerprint",
-           "held_out_split", "summary_lines"]
+__all__ = [
+    "SUMMARY_FILE",
+    "RunRecorder",
+    "TrainSummary",
+    "build_summary",
+    "eval_command",
+    "fingerprint",
+    "held_out_split",
+    "summary_lines",
+]
