@@ -60,7 +60,7 @@ class MathTask(Task):
     prompt_template = PROMPT
     options: ClassVar = {
         "answer_format": ("boxed", "boxed_or_final"),
-        "timeout": FreeOption("5", positive_seconds, "a number of seconds > 0, e.g. 5"),
+        "timeout": FreeOption("5", positive_seconds, "seconds > 0"),
     }
 
     def normalize(self, row: dict[str, Any]) -> dict[str, Any]:

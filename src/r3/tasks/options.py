@@ -24,6 +24,10 @@ class FreeOption:
     check: Callable[[str], bool]
     describe: str
 
+    def __str__(self) -> str:
+        """How `r3 tasks` and error messages show the option's valid values."""
+        return f"{self.describe} (default {self.default})"
+
 
 OptionSpec = tuple[str, ...] | FreeOption
 
@@ -42,7 +46,7 @@ def default_value(spec: OptionSpec) -> str:
 
 
 def describe(spec: OptionSpec) -> str:
-    return spec.describe if isinstance(spec, FreeOption) else ", ".join(spec)
+    return str(spec) if isinstance(spec, FreeOption) else ", ".join(spec)
 
 
 def resolve_options(task_name: str, declared: Mapping[str, OptionSpec],
