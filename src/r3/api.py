@@ -86,7 +86,22 @@ def train(config: Any, training: Any) -> Path:
 
     config.check_required()
     check_training(config, training)
-    return run_training(config, training)
+    output_dir = run_training(config, training)
+    if training.process_index == 0:
+        write_report(output_dir)
+    return output_dir
+
+
+def write_report(output_dir: Path) -> None:
+    """report.md and training_curves.png beside a trained model; a report that fails only warns."""
+    import logging
+
+    from r3.report import write_run_report
+
+    try:
+        logging.getLogger(__name__).info("report of the run: %s", write_run_report(output_dir))
+    except (R3Error, OSError, ValueError) as error:
+        logging.getLogger(__name__).warning("could not write the run's report.md: %s", error)
 
 
 def forgetting(config: Any) -> Any:

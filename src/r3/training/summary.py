@@ -28,7 +28,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from r3.evaluation.stats import proportion
+from r3.stats import proportion
 from r3.training.callbacks import is_training_record, reflection_tokens
 
 logger = logging.getLogger("r3.train")

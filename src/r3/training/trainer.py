@@ -144,26 +144,29 @@ def save_final(trainer: Any, config: TrainConfig, output_dir: Path) -> None:
 
 def run_training(config: TrainConfig, training: Any) -> Path:
     """Build, train (resuming if asked), save. Returns the directory holding the final model."""
+    from r3.rundir import RunDir
+
     checkpoint = resume_path(training, config_to_dict(config, training))
-    trainer = build_trainer(config, training)
     output_dir = Path(training.output_dir)
-    if trainer.accelerator.is_main_process:
-        output_dir.mkdir(parents=True, exist_ok=True)
-        (output_dir / RUN_CONFIG_FILE).write_text(
-            yaml.safe_dump(config_to_dict(config, training), sort_keys=False, allow_unicode=True), encoding="utf-8")
-    trainer.train(resume_from_checkpoint=checkpoint)
-    save_final(trainer, config, output_dir)
-    if trainer.accelerator.is_main_process:
-        write_record(output_dir, config_to_dict(config, training))
+    # one training process group per output_dir: the main process locks it for the whole run (r3.rundir); the
+    # settings are checked against the checkpoints by resume_path, so the run directory's own identity is empty
+    run = RunDir.open(output_dir, "train", {}) if training.process_index == 0 else None
+    try:
+        trainer = build_trainer(config, training)
+        if run is not None:
+            run.write_atomic(RUN_CONFIG_FILE, yaml.safe_dump(config_to_dict(config, training), sort_keys=False,
+                                                             allow_unicode=True))
+        trainer.train(resume_from_checkpoint=checkpoint)
+        save_final(trainer, config, output_dir)
+        if trainer.accelerator.is_main_process:
+            write_record(output_dir, config_to_dict(config, training))
+    finally:
+        if run is not None:
+            run.close()
     return output_dir
 
 
 def write_record(output_dir: Path, settings: dict) -> None:
-    """r3's model card, report.md and training_curves.png beside the model (a report that fails only warns)."""
-    from r3.report import write_run_report
-
+    """r3's model card beside the model (report.md and the curves come from `r3.report`, a layer above: `r3.train`
+    writes them once this returns)."""
     model_card.write_model_card(output_dir, settings)
-    try:
-        logger.info("report of the run: %s", write_run_report(output_dir))
-    except (R3Error, OSError, ValueError) as error:
-        logger.warning("could not write the run's report.md: %s", error)
