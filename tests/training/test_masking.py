@@ -11,7 +11,7 @@ from train_fakes import write_config, write_failures
 from transformers import TrainerCallback
 
 from r3.training import trl_adapter
-from r3.training.config import load_config
+from r3.training.config import load_train_config as load_config
 from r3.training.trainer import build_trainer
 
 
@@ -54,6 +54,7 @@ def one_step(base: Path, model_dir: Path, monkeypatch: pytest.MonkeyPatch, retry
 
     monkeypatch.setattr(trainer, "_compute_loss", compute_loss)
     reward = trainer.reward_funcs[0]
+    seen["reward"] = reward
     real_call = reward.__call__
 
     def call(**kwargs):
@@ -95,6 +96,15 @@ def test_loss_sees_exactly_the_reflections(runs: dict) -> None:
         mask = mask.bool() if "tool_mask" not in batch else (mask * batch["tool_mask"]).bool()
         entered.append(ids[mask].tolist())
     assert sorted(entered) == sorted(reflections)  # TRL shuffles rows within the generation batch
+    # TRL trained on r3's prompt ids, and each retry prompt holds the trained reflection ids unchanged
+    trained_prompts = [ids[mask.bool()].tolist() for ids, mask in zip(batch["prompt_ids"], batch["prompt_mask"])]
+    assert sorted(trained_prompts) == sorted(list(p) for p in kwargs["r3_prompt_ids"])
+    for i, reflection in enumerate(reflections):
+        prompt = list(kwargs["r3_prompt_ids"][i])
+        retry = run["reward"].retry_prompt(kwargs["r3_task_prompt"][i], prompt, kwargs["r3_attempt"][i],
+                                           reflection, kwargs["r3_reason"][i])
+        body = reflection[:-1] if reflection[-1] in trainer.eos_token_ids else reflection
+        assert retry[: len(prompt) + len(body)] == prompt + body
     for ids, mask in zip(batch["prompt_ids"], batch["prompt_mask"]):
         text = tokenizer.decode(ids[mask.bool()])
         assert "Say the word" in text and "Reflect on what went wrong" in text  # task, attempt, instruction

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from train_fakes import write_config, write_words
 
-from r3.training.config import load_config
+from r3.training.config import load_train_config as load_config
 from r3.training.trainer import build_trainer
 
 
@@ -68,13 +68,19 @@ def test_first_attempt_success_is_logged(online_step: dict) -> None:
 
 def test_groups_must_not_straddle_processes() -> None:
     """With 2 processes x 2 rows and groups of 4, each process would hold half a group (and make its own attempt)."""
-    from types import SimpleNamespace
+    from dataclasses import dataclass
 
     from r3.errors import R3Error
-    from r3.training.config import R3Config, check_combination
+    from r3.training.config import TrainConfig, check_combination
 
-    per_process = SimpleNamespace(per_device_train_batch_size=2, steps_per_generation=1, num_generations=4,
-                                  use_vllm=False, vllm_max_model_length=None)
+    @dataclass
+    class PerProcess:  # what one of the two processes holds (GRPOConfig's own check sees all processes together)
+        per_device_train_batch_size: int = 2
+        steps_per_generation: int = 1
+        num_generations: int = 4
+        use_vllm: bool = False
+        vllm_max_model_length: int | None = None
+
     with pytest.raises(R3Error, match="multiple of num_generations"):
-        check_combination(R3Config(task="t", model="m", mode="online"), per_process, "c.yaml")
-    check_combination(R3Config(task="t", model="m", mode="offline"), per_process, "c.yaml")  # offline: fine
+        check_combination(TrainConfig(task="t", model="m", mode="online"), PerProcess())
+    check_combination(TrainConfig(task="t", model="m", mode="offline"), PerProcess())  # offline: fine

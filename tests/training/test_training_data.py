@@ -11,12 +11,12 @@ from train_fakes import ParityTask, write_failures, write_words
 from transformers import AutoTokenizer
 
 from r3.errors import DataError, R3Error
-from r3.training.config import R3Config
+from r3.training.config import TrainConfig
 from r3.training.data import build_rows, check_lengths
 
 
-def _config(data: Path, **extra) -> R3Config:
-    return R3Config(task="train_fakes:ParityTask", model="m", data=str(data), **extra)
+def _config(data: Path, **extra) -> TrainConfig:
+    return TrainConfig(task="train_fakes:ParityTask", model="m", data=str(data), **extra)
 
 
 def test_offline_rows_are_reflection_prompts(tmp_path: Path) -> None:
@@ -65,7 +65,7 @@ def test_bad_failure_rows(tmp_path: Path, edit, message: str) -> None:
 
 def test_offline_needs_data_and_online_reads_task_data(tmp_path: Path) -> None:
     with pytest.raises(R3Error, match="offline mode needs 'data'"):
-        build_rows(ParityTask(), R3Config(task="t", model="m"))
+        build_rows(ParityTask(), TrainConfig(task="t", model="m"))
     rows = build_rows(ParityTask(), _config(write_words(tmp_path / "w.jsonl", ["apple", "pear"]), mode="online"))
     assert [r["prompt"] for r in rows][1] == [{"role": "user", "content": "Say the word pear."}]
     assert rows[1]["r3_attempt"] == ""
@@ -78,14 +78,42 @@ def test_prompts_too_long_for_the_budget(tmp_path: Path, tiny_model_dir: Path) -
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     long_prompt = [{"role": "user", "content": "Say the word pear." + " very long" * 200}]
     rows = build_rows(ParityTask(), _config(_broken(tmp_path, lambda r: r.update(prompt_messages=long_prompt))))
-    training = SimpleNamespace(max_completion_length=16)
-    config = _config(tmp_path, retry_max_new_tokens=16)
+    training = SimpleNamespace(max_completion_length=16, chat_template_kwargs=None)
+    config = _config(tmp_path, attempt_max_new_tokens=16)
     assert len(check_lengths(rows, tokenizer, ParityTask(), config, training, 4096, "limit")) == 3
     with pytest.raises(R3Error, match=r"row 1 \(problem 1\): reflect and retry need \d+ tokens .* over "
                                       r"vllm_max_model_length \(200\)"):
         check_lengths(rows, tokenizer, ParityTask(), config, training, 200, "vllm_max_model_length")
     with pytest.raises(R3Error, match=r"row 1 .*over max_prompt_length \(100\)"):
         check_lengths(rows, tokenizer, ParityTask(), _config(tmp_path, max_prompt_length=100), training, None, "x")
-    dropping = _config(tmp_path, drop_long_prompts=True, retry_max_new_tokens=16)
+    dropping = _config(tmp_path, drop_long_prompts=True, attempt_max_new_tokens=16)
     kept = check_lengths(rows, tokenizer, ParityTask(), dropping, training, 200, "limit")
     assert [r["problem_id"] for r in kept] == ["0", "2"]
+
+
+def test_mined_token_ids_are_what_training_shows(tmp_path: Path, tiny_model_dir: Path) -> None:
+    """`r3 mine` keeps each failed attempt's generated ids; the reflection prompt holds them, not re-encoded text."""
+    from r3.generation.templates import ChatTemplate
+    from r3.training.data import attempt_ids, row_prompt_ids, to_dataset
+
+    template = ChatTemplate(AutoTokenizer.from_pretrained(tiny_model_dir))
+    text = "rivers!"  # row 1's failed attempt
+    generated = template.encode_text("r") + template.encode_text("ivers!")  # other ids, same text
+    assert generated != template.encode_text(text) and template.decode(generated) == text
+    path = _broken(tmp_path, lambda r: r["failed_attempts"][0].update(token_ids=generated))
+    rows = build_rows(ParityTask(), _config(path))
+    assert rows[1]["r3_attempt_ids"] == generated and rows[0]["r3_attempt_ids"] is None
+    assert attempt_ids(template, rows[1]) == generated
+    assert attempt_ids(template, rows[0]) == template.encode_text("apples!")  # no ids kept: the text, encoded
+    foreign = dict(rows[1], r3_attempt_ids=[5, 6, 7])  # ids of another tokenizer: they do not decode to the text
+    assert attempt_ids(template, foreign) == template.encode_text(text)
+    ids = row_prompt_ids(template, rows[1], "Reflect.", "Retry.", strip_reasoning=False)
+    start = len(template.encode(rows[1]["r3_task_prompt"]))
+    assert ids[start: start + len(generated)] == generated
+    assert "r3_attempt_ids" not in to_dataset(rows).column_names
+
+
+def test_bad_mined_token_ids(tmp_path: Path) -> None:
+    path = _broken(tmp_path, lambda r: r["failed_attempts"][0].update(token_ids=["a"]))
+    with pytest.raises(DataError, match=r"line 2, field 'failed_attempts': attempt 0: 'token_ids' must be"):
+        build_rows(ParityTask(), _config(path))

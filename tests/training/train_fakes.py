@@ -54,8 +54,8 @@ def write_config(path: Path, model_dir: Path, data: Path | str, output_dir: Path
     """A tiny-model CPU config for ParityTask: 2 prompts x 4 reflections per step, short generations."""
     config = {
         "task": TASK_SPEC, "model": str(model_dir), "data": str(data), "output_dir": str(output_dir),
-        "num_generations": 4, "per_device_train_batch_size": 8, "max_completion_length": 8,
-        "retry_max_new_tokens": 8, "attempt_max_new_tokens": 8, "max_steps": 2, "learning_rate": 1e-2,
+        "num_generations": 4, "per_device_train_batch_size": 8, "reflection_max_new_tokens": 8,
+        "attempt_max_new_tokens": 8, "max_steps": 2, "learning_rate": 1e-2,
         "save_strategy": "no", "report_to": "none", "seed": 0, "use_cpu": True, "logging_steps": 1,
         "dataloader_num_workers": 0, "disable_tqdm": True,
     }
