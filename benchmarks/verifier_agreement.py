@@ -304,6 +304,8 @@ def formats(calls: list[dict]) -> dict[str, str]:
         "OpenAI, arguments object": json.dumps([openai(c, as_string=False) for c in calls]),
         "Llama 3.1 parameters": json.dumps([{"name": c["name"], "parameters": c["arguments"]} for c in calls]),
         "Mistral [TOOL_CALLS]": f"[TOOL_CALLS] {listed}",
+        "Mistral [TOOL_CALLS]name[ARGS]": "".join(f"[TOOL_CALLS]{c['name']}[ARGS]{json.dumps(c['arguments'])}"
+                                                  for c in calls),
         "Hermes <tool_call>": "\n".join(f"<tool_call>\n{json.dumps(c)}\n</tool_call>" for c in calls),
         "fenced json": f"```json\n{listed}\n```", "prose, then the list": f"I will call the tools.\n{listed}",
     }

@@ -51,6 +51,7 @@ def native_formats(calls):
         "openai tool_calls": json.dumps({"tool_calls": [openai(call) for call in calls]}),
         "llama parameters": json.dumps([{"name": c["name"], "parameters": c["arguments"]} for c in calls]),
         "mistral": f"[TOOL_CALLS] {listed}",
+        "mistral [ARGS]": "".join(f"[TOOL_CALLS]{c['name']}[ARGS]{json.dumps(c['arguments'])}" for c in calls),
         "prose then list": f"Sure! I will look that up for you.\n\n{listed}",
         "prose then object": f"Calling now: {json.dumps({'tool_calls': calls})}\n",
         "hermes": "\n".join(f"<tool_call>\n{json.dumps(call)}\n</tool_call>" for call in calls),
@@ -154,3 +155,17 @@ def test_real_xlam_rows_in_every_native_format(task):
             verdict = task.verify(ex, completion)
             assert verdict.correct, (row["id"], form, verdict.reason)
         assert not task.verify(ex, json.dumps(calls[:-1] if len(calls) > 1 else [])).correct
+
+
+@pytest.mark.parametrize("completion, calls_or_reason", [
+    ('[TOOL_CALLS]get_weather[ARGS]{"city": "Rome"} no, [TOOL_CALLS]get_weather[ARGS]{"city": "Paris"}', True),
+    ('[TOOL_CALLS]get_weather[ARGS]{"city": "Paris", "city": "Rome"}', "duplicate key 'city'"),
+    ("[TOOL_CALLS]get_weather[ARGS]", "are not valid JSON"),
+    ('[TOOL_CALLS]get_weather[ARGS]{"city": "Paris"} thanks', "are not valid JSON"),
+])
+def test_mistral_args_format(task, completion, calls_or_reason):
+    verdict = task.verify(example(task, [PARIS]), completion)
+    if calls_or_reason is True:
+        assert verdict.correct, verdict.reason
+    else:
+        assert not verdict.correct and calls_or_reason in verdict.reason, verdict.reason

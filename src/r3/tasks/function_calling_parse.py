@@ -1,7 +1,8 @@
 """Extracting and comparing function calls: the strict, never-raising core of the function-calling verifier.
 
 Where the predicted calls are found (first rule that applies):
-1. after the last `[TOOL_CALLS]` marker (Mistral), if there is one: the JSON there;
+1. after the last `[TOOL_CALLS]` marker (Mistral), if there is one: the JSON there; or, in Mistral's newer format
+   `[TOOL_CALLS]name[ARGS]{...}` (once per call), the final run of such calls;
 2. the whole completion, if it parses as JSON;
 3. otherwise whichever ends later in the completion of
    - the last top-level JSON value, when the completion ends with one (prose, then the list or object);
@@ -43,7 +44,8 @@ MAX_CHARS = 200_000  # about 50k tokens: longer than any generation budget r3 us
 MAX_DEPTH = 64
 MAX_CALLS = 256
 
-_OPEN, _CLOSE, _FENCE, _MISTRAL = "<tool_call>", "</tool_call>", "```", "[TOOL_CALLS]"
+_OPEN, _CLOSE, _FENCE, _MISTRAL, _ARGS = "<tool_call>", "</tool_call>", "```", "[TOOL_CALLS]", "[ARGS]"
+_MISTRAL_CALL = re.compile(r"\s*([^\s\[\]{}\"]+)\s*\[ARGS\](.*)", re.DOTALL)
 _FENCE_TAG = re.compile(r"[A-Za-z][\w.+-]*")
 _FENCE_RE = re.compile(re.escape(_FENCE))
 # text before a JSON value that shows the value is an element or member of an unclosed list or object
@@ -182,6 +184,8 @@ def extract_calls(completion: str) -> list[dict[str, Any]]:
     if len(completion) > MAX_CHARS:
         raise CallError(f"completion longer than {MAX_CHARS} characters")
     marker = completion.rfind(_MISTRAL)
+    if marker >= 0 and _ARGS in completion[marker:]:
+        return _mistral_args_calls(completion)
     if marker >= 0:
         try:
             return check_calls(_as_call_list(loads(completion[marker + len(_MISTRAL):])))
@@ -211,6 +215,29 @@ def extract_calls(completion: str) -> list[dict[str, Any]]:
     except ValueError as error:
         raise CallError(f"fenced code block is not valid JSON ({_brief(error)})") from None
     return check_calls(_as_call_list(fenced))
+
+
+def _mistral_args_calls(completion: str) -> list[dict[str, Any]]:
+    """Mistral's newer format, `[TOOL_CALLS]name[ARGS]{...}` once per call: the final run of such segments."""
+    segments = completion.split(_MISTRAL)[1:]
+    if len(segments) > MAX_CALLS:
+        raise CallError(f"more than {MAX_CALLS} calls")
+    calls: list[dict[str, Any]] = []
+    for number, segment in enumerate(reversed(segments)):
+        match = _MISTRAL_CALL.fullmatch(segment)
+        if match is None:
+            if number == 0:
+                raise CallError(f"the last {_MISTRAL} is not followed by name{_ARGS}{{...}}")
+            break
+        try:
+            arguments = loads(match.group(2))
+        except ValueError as error:
+            if number == 0:
+                raise CallError(f"the arguments of {_short(match.group(1))} are not valid JSON "
+                                f"({_brief(error)})") from None
+            break  # prose after an earlier call: the run of calls starts after it
+        calls.append({"name": match.group(1), "arguments": arguments})
+    return check_calls(calls[::-1])
 
 
 def _calls_of_blocks(blocks: list[str]) -> list[dict[str, Any]]:
