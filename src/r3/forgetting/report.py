@@ -173,8 +173,12 @@ def format_table(rows: Sequence[Row], failures: Sequence[Failure] = ()) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot(rows: Sequence[Row], path: Path, labels: tuple[str, str] = ("base", "trained")) -> None:
-    """Grouped bars, base and trained per benchmark, with 95% intervals (1.96 standard errors) as error bars."""
+def plot(rows: Sequence[Row], path: Path, labels: tuple[str, str] = ("base", "trained"),
+         title: str | None = None) -> None:
+    """Grouped bars, base and trained per benchmark, with 95% intervals (1.96 standard errors) as error bars.
+
+    Scores in [0, 1] are drawn on an axis from 0 (never below), and every bar carries its value, so a score of 0 is
+    a visible "0.000" rather than a missing bar. `title` should name the models compared."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -194,13 +198,18 @@ def plot(rows: Sequence[Row], path: Path, labels: tuple[str, str] = ("base", "tr
             [v - max(low, v - h) for v, h in zip(values, halves)],
             [min(high, v + h) - v for v, h in zip(values, halves)],
         ]
-        ax.bar([x + offset for x in xs], values, width, yerr=errors, capsize=4, label=label)
+        bars = ax.bar([x + offset for x in xs], values, width, yerr=errors, capsize=4, label=label)
+        ax.bar_label(bars, labels=[f"{v:.3f}" for v in values], label_type="edge", padding=2, fontsize=7)
         tops = [max(top, v + e) for top, v, e in zip(tops, values, errors[1])]
+    highest = max(tops, default=0.0)
+    if bounded:
+        ax.set_ylim(0.0, min(1.12, max(0.1, 1.25 * highest)))
     for x, row, top in zip(xs, rows, tops):
-        ax.annotate(f"Δ {row.difference:+.3f}", (x, top), ha="center", va="bottom", fontsize=9)
+        ax.annotate(f"Δ {row.difference:+.3f}", (x, top + 0.06 * (ax.get_ylim()[1] - ax.get_ylim()[0])),
+                    ha="center", va="bottom", fontsize=9)
     ax.set_xticks(list(xs), [f"{row.benchmark}\n{row.metric}" for row in rows], fontsize=8)
-    ax.set_ylabel("score")
-    ax.set_title("Before and after training (error bars: 95% interval)")
+    ax.set_ylabel("score (accuracy, from 0)" if bounded else "score")
+    ax.set_title(title or "Before and after training (error bars: 95% interval)", fontsize=10)
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -221,5 +230,7 @@ def write_report(
     }
     (out_dir / "table.json").write_text(json.dumps(payload, indent=2), encoding="utf-8")
     if rows:
-        plot(rows, out_dir / "forgetting.png")
+        title = (f"{models.get('trained', 'trained')} vs base {models.get('base', 'base')}\n"
+                 "(error bars: 95% interval)")
+        plot(rows, out_dir / "forgetting.png", title=title)
     return table
