@@ -13,7 +13,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "r3"
 LAYERS = [
     {"errors", "types", "stats"},
-    {"data", "sample_data", "rundir", "chatml", "conversation", "preflight"},
+    {"data", "sample_data", "rundir", "chatml", "conversation"},
     {"tasks"},
     {"config", "tiny_model"},
     {"generation"},
@@ -23,7 +23,7 @@ LAYERS = [
     {"evaluation"},
     {"forgetting"},
     {"report"},
-    {"api"},
+    {"api", "preflight"},
     {"demo"},
     {"cli", "__main__"},
 ]

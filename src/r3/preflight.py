@@ -14,10 +14,7 @@ from typing import Any
 from r3.errors import R3Error
 
 # module to import -> the r3 extra that installs it
-EXTRAS = {"tensorboard": "tensorboard", "wandb": "wandb", "trackio": "trackio", "vllm": "vllm",
-          "deepspeed": "deepspeed", "lm_eval": "eval", "peft": "peft"}
-REPORT_TO_MODULES = {"tensorboard": "tensorboard", "wandb": "wandb", "trackio": "trackio", "mlflow": "mlflow",
-                     "comet_ml": "comet_ml", "clearml": "clearml", "dvclive": "dvclive", "swanlab": "swanlab"}
+EXTRAS = {"vllm": "vllm", "deepspeed": "deepspeed", "lm_eval": "eval", "peft": "peft"}
 
 
 def require(module: str, what: str) -> None:
@@ -26,15 +23,6 @@ def require(module: str, what: str) -> None:
         extra = EXTRAS.get(module)
         line = f"pip install 'r3[{extra}]'" if extra else f"pip install {module}"
         raise R3Error(f"{what} needs {module}, which is not installed: {line}")
-
-
-def check_report_to(report_to: Any) -> None:
-    """Every logging backend named in `report_to` is installed ("none" and "all" need nothing)."""
-    names = [report_to] if isinstance(report_to, str) else list(report_to or [])
-    for name in names:
-        if name in ("none", "all"):
-            continue
-        require(REPORT_TO_MODULES.get(name, name), f"report_to: {name}")
 
 
 def check_out(path: str | Path | None, what: str = "--out") -> None:
@@ -53,6 +41,8 @@ def check_generation(config: Any) -> None:
 
 def check_training(config: Any, training: Any) -> None:
     """train: the output folder, logging backends, vLLM, DeepSpeed and LoRA."""
+    from r3.training.backends import check_report_to
+
     check_out(training.output_dir, "output_dir")
     check_report_to(training.report_to)
     if training.use_vllm:
@@ -70,4 +60,4 @@ def check_forgetting(config: Any) -> None:
         require("vllm", "backend: vllm")
 
 
-__all__ = ["check_forgetting", "check_generation", "check_out", "check_report_to", "check_training", "require"]
+__all__ = ["check_forgetting", "check_generation", "check_out", "check_training", "require"]
