@@ -48,7 +48,8 @@ def test_verdicts(task, gold, completion, correct):
 def test_final_line_only_with_the_option(task, final):
     assert task.verify(ex(task, 18), "so 18.\n#### 18").reason == "no \\boxed{} answer"
     for completion in ["Work.\nThe answer is 18.", "Work.\n#### 18", "Work.\nThe final answer is $18", "\\boxed{18}",
-                       "Work.\n**Final answer:** 18", "I boxed \\boxed{17} first.\nThe answer is 18."]:
+                       "Work.\n**Final answer:** 18", "I boxed \\boxed{17} first.\nThe answer is 18.",
+                       "The answer is $\\boxed{18}$."]:
         assert final.verify(ex(task, 18), completion).correct, completion
     for completion in ["The answer is 18.\nActually I am not sure.", "The answer is 17.", "#### 18 or 19",
                        "The answer is 18 or maybe 19", "no answer"]:

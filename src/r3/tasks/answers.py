@@ -69,6 +69,9 @@ def final_line(text: str) -> Found:
     answer = match.group(1).strip().rstrip(".").strip().strip("*").strip()
     if answer.startswith("$") and answer.endswith("$"):
         answer = answer.strip("$").strip()
+    if any(command in answer for command in BOX_COMMANDS):  # "The answer is \boxed{5}."
+        boxed = last_boxed(answer)
+        return Found(boxed.text, boxed.reason, "final line")
     if not answer:
         return Found(None, "final answer line is empty", "final line")
     return Found(answer, "final line", "final line")
