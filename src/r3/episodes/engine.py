@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -119,13 +119,16 @@ def run_episodes(
     *,
     start_index: int = 0,
     problem_ids: Sequence[str] | None = None,
+    on_phase: Callable[[str, int], None] | None = None,
 ) -> Iterator[list[Episode]]:
     """Run one episode per example of `examples[start_index:]`, yielding finished episodes batch by batch.
 
     `examples` are normalized task examples. An episode's `index` is its example's position in `examples`, so a
     caller that resumes after k finished episodes passes the same list with `start_index=k` and gets the indices
     (and problem ids) an uninterrupted run would have given. `problem_ids`, aligned with `examples`, overrides
-    `task.problem_id(example, index)`. Episodes come out in example order.
+    `task.problem_id(example, index)`. Episodes come out in example order. `on_phase(phase, n)`, if given, is
+    called after each generate call of a batch ("first attempt", "reflection 1", "retry 1", ...; n prompts), so a
+    progress bar can move within a batch; phases skipped because every episode is solved are not reported.
     """
     if problem_ids is not None and len(problem_ids) != len(examples):
         raise ValueError(f"got {len(problem_ids)} problem ids for {len(examples)} examples")
@@ -142,7 +145,8 @@ def run_episodes(
             )
             for i in indices
         ]
-        _run_batch(task, generator, drafts, config, batch_start, reflection_instruction, retry_instruction)
+        _run_batch(task, generator, drafts, config, batch_start, reflection_instruction, retry_instruction,
+                   on_phase or _no_hook)
         yield [draft.freeze() for draft in drafts]
 
 
@@ -154,12 +158,14 @@ def _run_batch(
     batch_start: int,
     reflection_instruction: str,
     retry_instruction: str,
+    on_phase: Callable[[str, int], None],
 ) -> None:
     """Fill `drafts` in place: phase 1 for all, then reflect/retry rounds for those still unsolved."""
     retry_params = config.retry_params or config.attempt_params
     layout = _Layout(generator, reflection_instruction, retry_instruction, config.strip_reasoning)
     _attempt_phase(task, layout, drafts, layout.first(drafts),
                    _phase_params(config.attempt_params, batch_start, phase=0))
+    on_phase("first attempt", len(drafts))
     for round_number in range(1, config.max_attempts):
         open_drafts = [d for d in drafts if not d.solved]
         if not open_drafts:
@@ -170,8 +176,14 @@ def _run_batch(
                                       _phase_params(config.reflection_params, batch_start, phase=2 * round_number - 1))
         for draft, reflection in zip(open_drafts, reflections):
             draft.reflections.append(reflection)
+        on_phase(f"reflection {round_number}", len(open_drafts))
         _attempt_phase(task, layout, open_drafts, layout.retry(open_drafts),
                        _phase_params(retry_params, batch_start, phase=2 * round_number))
+        on_phase(f"retry {round_number}", len(open_drafts))
+
+
+def _no_hook(phase: str, count: int) -> None:
+    """The default `on_phase`: nothing to report to."""
 
 
 @dataclass(frozen=True)

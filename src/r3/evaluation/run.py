@@ -106,12 +106,24 @@ def _run_and_append(task, generator, examples, config, store: EvalStore, start: 
     from tqdm.auto import tqdm
 
     finished: list[Episode] = []
-    bar = tqdm(total=len(examples), initial=start, unit="episode", desc="episodes", disable=not progress,
-               dynamic_ncols=True)
+    # the bar counts generate calls (phases), so it moves within a batch: 2 * attempts - 1 per batch at most
+    per_batch = 2 * config.max_attempts - 1
+    batches = -(-(len(examples) - start) // config.batch_size)
+    bar = tqdm(total=batches * per_batch, unit="phase", desc="episodes", disable=not progress, dynamic_ncols=True)
+    calls = 0
+
+    def on_phase(phase: str, count: int) -> None:
+        nonlocal calls
+        calls += 1
+        bar.set_postfix_str(f"{start + len(finished)}/{len(examples)} done, {phase} of {count}", refresh=False)
+        bar.update(1)
+
     with bar:
-        for batch in run_episodes(task, generator, examples, config, start_index=start):
+        for batch in run_episodes(task, generator, examples, config, start_index=start, on_phase=on_phase):
             store.append(batch)
             finished.extend(batch)
-            bar.update(len(batch))
-            bar.set_postfix(solved_first=sum(e.solved_at == 1 for e in finished), refresh=False)
+            bar.update(per_batch - calls)  # phases skipped because every episode of the batch was solved
+            calls = 0
+            solved = sum(e.solved_at == 1 for e in finished)
+            bar.set_postfix_str(f"{start + len(finished)}/{len(examples)} done, {solved} solved at once")
     return finished
