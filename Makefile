@@ -1,11 +1,12 @@
 # Two entry points for a fresh machine: `make demo` and `make test`.
 # Both create .venv, install torch==2.13.0 first (a looser requirement would pull CUDA wheels), then r3.
+# `make wheel` writes dist/r3-*.whl (with the demo model and recipes) to install elsewhere, e.g. on a GPU machine.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.r3-installed
 
-.PHONY: demo test setup bench clean
+.PHONY: demo test setup wheel clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,5 +23,8 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/r3 demo
 
+wheel:
+	$(PYTHON) -m pip wheel -q --no-deps -w dist .
+
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs .pytest_cache build dist
