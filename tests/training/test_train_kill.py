@@ -53,7 +53,7 @@ def environment() -> dict[str, str]:
 
 
 def run_to_the_end(command: list[str]) -> None:
-    done = subprocess.run(command, capture_output=True, text=True, timeout=900, env=environment())
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900, env=environment(), check=False)
     assert done.returncode == 0, done.stderr[-3000:]
 
 
@@ -99,3 +99,18 @@ def test_killed_while_checkpointing_the_rerun_resumes_to_the_same_weights(tiny_m
     base = load_file(str(tiny_model_dir / "model.safetensors"))
     assert any(not torch.equal(base[name], final_reference[name]) for name in base)  # training changed the model
     assert inspect_checkpoint(killed / f"checkpoint-{STEPS}").complete
+
+
+def test_a_second_training_into_the_same_output_dir_is_refused_before_the_model_loads(tiny_model_dir, tmp_path,
+                                                                                        capsys):
+    from r3.cli import main
+    from r3.rundir import RunDir
+
+    write_failures(tmp_path / "mine" / "failures.jsonl")
+    config = write_config(tmp_path / "config.yaml", tiny_model_dir, tmp_path / "mine")
+    with RunDir.open(tmp_path / "out", "train", {}):  # what a running `r3 train` holds for its whole run
+        code = main(["train", "--config", str(config), "--output_dir", str(tmp_path / "out"), "--max_steps", "1"])
+    assert code == 2
+    error = capsys.readouterr().err
+    assert "in use by another process" in error and len(error.strip().splitlines()) == 1
+    assert not list((tmp_path / "out").glob("checkpoint-*")) and not (tmp_path / "out" / "model.safetensors").exists()
