@@ -29,7 +29,7 @@ from functools import lru_cache
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
-from r3.errors import DataError, shorten
+from r3.errors import DataError, R3Error, shorten
 from r3.tasks import math_worker
 from r3.tasks.answers import find_answer
 from r3.tasks.base import Task, VerifierTimeout, require
@@ -154,6 +154,6 @@ def _gold_parses(text: str, timeout: float) -> bool:
     except math_worker.WorkerTimeout:
         raise DataError(f"the gold answer {shorten(text, 40)} takes over {timeout:g} s to parse",
                         field="answer") from None
-    except math_worker.WorkerFailed as error:
-        raise DataError(f"could not check the gold answer: {error}", field="answer") from None
+    except math_worker.WorkerFailed as error:  # not the data's fault: the environment cannot run math-verify
+        raise R3Error(f"cannot check math answers: {error} (run `python -m r3.tasks.math_worker` to see why)") from None
     return "error" not in result and bool(result["parsed"])
