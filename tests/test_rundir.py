@@ -216,3 +216,15 @@ def test_rows_fingerprint_sees_a_changed_row():
     assert fingerprint_rows(rows) == fingerprint_rows([dict(r) for r in rows])
     assert fingerprint_rows(rows) != fingerprint_rows([{"q": 1}, {"q": 3}])
     assert fingerprint_rows(rows)["rows"] == 2
+
+
+def test_leftovers_of_a_killed_atomic_write_are_removed_on_resume(tmp_path):
+    with open_run(tmp_path / "run") as run:
+        run.write_json("summary.json", {"a": 1})
+    stale = tmp_path / "run" / ".summary.json.12345.tmp"
+    stale.write_text('{"a": ')  # killed between writing the temporary file and renaming it
+    foreign = tmp_path / "run" / ".notes.txt.1.tmp"
+    foreign.write_text("not ours")
+    with open_run(tmp_path / "run") as run:
+        assert run.resumed
+    assert not stale.exists() and foreign.exists()

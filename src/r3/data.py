@@ -130,7 +130,7 @@ def _collect(path: Path, rows: Iterator[tuple[str, dict[str, Any] | DataError]],
 
 def _open_binary(path: Path):
     try:
-        handle = open(path, "rb")
+        handle = open(path, "rb")  # noqa: SIM115 - returned to the caller, which closes it
         start = handle.read(4)
     except OSError as error:
         raise R3Error(f"cannot read {path}: {error.strerror or error}") from None
@@ -359,7 +359,7 @@ def _load_hub(source: str, split: str | None, limit: int | None,
     spec = f"{split}[:{limit}]" if limit is not None and "[" not in split and not skip_bad else split
     try:
         loaded = datasets.load_dataset(source, split=spec)
-    except Exception as error:  # the hub raises many unrelated types; all mean "could not load"
+    except Exception as error:  # noqa: BLE001 - the hub raises many unrelated types; all mean "could not load"
         raise R3Error(
             f"'{source}' is neither a local file nor a loadable hub dataset (split '{split}'): "
             f"{type(error).__name__}: {shorten(str(error), 200)}"

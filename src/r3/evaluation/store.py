@@ -17,7 +17,7 @@ import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from r3.errors import R3Error
 from r3.rundir import RunDir, fingerprint_model, fingerprint_rows, read_json_lines, truncate
@@ -82,7 +82,7 @@ class EvalStore:
     def close(self) -> None:
         self.run.close()
 
-    def __enter__(self) -> EvalStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from r3.errors import R3Error
 from r3.rundir import Appender, RunDir, dumps_line, fingerprint_model, read_json_lines, truncate
@@ -122,7 +122,7 @@ class MiningStore:
             self._dir.close()  # closes the appenders and releases the lock
         self._dir = self._failures = self._progress = None
 
-    def __enter__(self) -> MiningStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -22,17 +22,25 @@ rerun could resume, refuse or mix results depending on the command. Here every c
 
 from __future__ import annotations
 
-import errno
-import hashlib
 import json
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Self
 
 from r3.errors import R3Error, shorten
+from r3.rundir.files import (
+    Appender,
+    dumps_line,
+    fsync_dir,
+    os_error,
+    read_json_lines,
+    truncate,
+    write_atomic,
+)
+from r3.rundir.fingerprints import fingerprint_file, fingerprint_model, fingerprint_rows
 
 try:  # advisory lock (POSIX); on other systems two processes are not kept apart
     import fcntl
@@ -41,13 +49,12 @@ except ImportError:  # pragma: no cover - Windows
 
 logger = logging.getLogger(__name__)
 
+__all__ = ["RUN_FILE", "Appender", "RunDir", "check_writable", "describe_differences", "dumps_line",
+           "fingerprint_file", "fingerprint_model", "fingerprint_rows", "fsync_dir", "read_json_lines", "truncate",
+           "write_atomic"]
+
 RUN_FILE, LOCK_FILE, META_KEY = "run.json", ".r3.lock", "r3_run"
 FORMAT_VERSION = 1
-
-
-def dumps_line(record: Any) -> bytes:
-    """One JSONL line as UTF-8 that never fails: a lone surrogate is written as its JSON escape (read back equal)."""
-    return (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8", "backslashreplace")
 
 
 def check_writable(path: str | Path, what: str = "--out") -> None:
@@ -72,113 +79,6 @@ def check_writable(path: str | Path, what: str = "--out") -> None:
         raise R3Error(f"{what} {path}: {parent} is not a directory")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise R3Error(f"{what} {path} cannot be created: {parent} is not writable")
-
-
-def fsync_dir(directory: Path) -> None:
-    """Make the creation, rename or removal of entries durable (POSIX); a no-op where folders cannot be opened."""
-    try:
-        descriptor = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - Windows
-        return
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Replace `path` so that readers see the old or the new contents, never a mix, also after a power cut.
-
-    Refuses to replace anything but a regular file (a symlink, /dev/full, a FIFO): renaming over it would
-    destroy what the user pointed there.
-    """
-    path = Path(path)
-    if path.is_symlink() or (path.exists() and not path.is_file()):
-        raise R3Error(f"{path} exists and is not a regular file; r3 does not replace it")
-    payload = data.encode("utf-8", "backslashreplace") if isinstance(data, str) else data
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(temporary, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except OSError as error:
-        temporary.unlink(missing_ok=True)
-        raise _os_error(path, error) from None
-    fsync_dir(path.parent)
-
-
-def read_json_lines(path: Path) -> tuple[list[dict[str, Any]], int]:
-    """The complete JSON-object lines of an append-only file and the byte size of that good prefix.
-
-    A partial or unparsable LAST line is what a kill mid-append leaves: it is left out (the caller truncates). A bad
-    line followed by more lines cannot come from a crash (lines are only appended), so it is reported.
-    """
-    if not path.exists():
-        return [], 0
-    records, offset, bad = [], 0, None
-    with open(path, "rb") as handle:
-        for number, line in enumerate(handle, start=1):
-            if bad is not None:
-                raise R3Error(f"{path}, line {bad[0]}: corrupt line in the middle of the file ({bad[1]})")
-            try:
-                if not line.endswith(b"\n"):
-                    raise ValueError("no newline at its end")
-                record = json.loads(line)
-                if not isinstance(record, dict):
-                    raise ValueError("not a JSON object")
-            except (ValueError, RecursionError) as error:
-                bad = (number, shorten(str(error), 120))
-                continue
-            records.append(record)
-            offset += len(line)
-    return records, offset
-
-
-def truncate(path: Path, size: int) -> None:
-    """Cut `path` to `size` bytes (durably); a no-op when it is already that size or absent."""
-    if not path.exists() or path.stat().st_size == size:
-        return
-    with open(path, "r+b") as handle:
-        handle.truncate(size)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-class Appender:
-    """An append-only JSONL file: `append` writes whole lines, flushes and fsyncs before returning."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self._handle: BinaryIO | None = open(path, "ab")
-
-    def append(self, records: Iterable[Any]) -> int:
-        """Append one line per record durably; returns the file size after them."""
-        assert self._handle is not None, f"{self.path} is closed"
-        self._handle.write(b"".join(dumps_line(record) for record in records))
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
-        return self._handle.tell()
-
-    def tell(self) -> int:
-        assert self._handle is not None, f"{self.path} is closed"
-        return self._handle.tell()
-
-    def write_raw(self, data: bytes) -> None:
-        """Buffered bytes (no fsync): for stores that order their own flushes, like mining's two files."""
-        assert self._handle is not None, f"{self.path} is closed"
-        self._handle.write(data)
-
-    def sync(self) -> None:
-        assert self._handle is not None, f"{self.path} is closed"
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
-
-    def close(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
 
 
 @dataclass
@@ -223,7 +123,7 @@ class RunDir:
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise _os_error(path, error) from None
+            raise os_error(path, error) from None
         identity = json.loads(json.dumps(identity, default=str))  # the form it has once read back from run.json
         run = cls(path=path, kind=kind, identity=identity)
         run._acquire_lock()
@@ -288,7 +188,7 @@ class RunDir:
             self._lock.close()  # releases the flock
             self._lock = None
 
-    def __enter__(self) -> RunDir:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -297,9 +197,9 @@ class RunDir:
     # ---------------------------------------------------------------- internals
     def _acquire_lock(self) -> None:
         try:
-            self._lock = open(self.path / LOCK_FILE, "ab")
+            self._lock = open(self.path / LOCK_FILE, "ab")  # noqa: SIM115 - held (locked) until close()
         except OSError as error:
-            raise _os_error(self.path, error) from None
+            raise os_error(self.path, error) from None
         if fcntl is None:  # pragma: no cover - Windows
             return
         try:
@@ -318,6 +218,7 @@ class RunDir:
         if previous is not None:
             meta = previous[META_KEY]
             self.files, self.dirs = list(meta.get("files", [])), list(meta.get("dirs", []))
+            self._remove_stale_temporaries()
             if _decide(self.path, self.kind, previous, self.identity, free, label, work_files):
                 self.resumed = True
                 self.identity = {k: v for k, v in previous.items() if k != META_KEY}
@@ -327,6 +228,16 @@ class RunDir:
                         self.kind)
         self._save()
         fsync_dir(self.path)
+
+    def _remove_stale_temporaries(self) -> None:
+        """`.NAME.PID.tmp` files that a killed atomic write of one of the run's files left behind (we hold the lock,
+        so no r3 process is writing them now)."""
+        for name in self.files:
+            target = self.path / name
+            for stale in target.parent.glob(f".{target.name}.*.tmp"):
+                if stale.is_file() and not stale.is_symlink():
+                    logger.info("removing %s, left by an interrupted write", stale)
+                    stale.unlink()
 
     def _remove_owned(self, previous: dict[str, Any]) -> None:
         """Delete what the manifest lists: regular files only, then recorded folders that are left empty."""
@@ -358,7 +269,7 @@ class RunDir:
             try:
                 folder.mkdir()
             except OSError as error:
-                raise _os_error(folder, error) from None
+                raise os_error(folder, error) from None
 
     def _save(self) -> None:
         meta = {"kind": self.kind, "version": FORMAT_VERSION, "files": self.files, "dirs": self.dirs}
@@ -437,58 +348,3 @@ def _relative(name: str, source: Path | None = None) -> str:
         where = f"{source}: " if source else ""
         raise R3Error(f"{where}{name!r} is not a path inside the run directory")
     return "/".join(parts)
-
-
-def _os_error(path: Path, error: OSError) -> R3Error:
-    """An OSError while writing the run as one line naming the path (full disk, read-only, permission)."""
-    reason = {errno.ENOSPC: "the disk is full", errno.EROFS: "read-only file system",
-              errno.EACCES: "permission denied", errno.EDQUOT: "disk quota exceeded"}.get(error.errno,
-                                                                                         error.strerror or str(error))
-    return R3Error(f"cannot write {path}: {reason}")
-
-
-# ---------------------------------------------------------------- fingerprints for identities
-SMALL_FILE = 4 * 1024 * 1024  # hashed whole; larger files (weights) by size, mtime and their first MiB
-
-
-def fingerprint_file(path: Path) -> dict[str, Any]:
-    """Size, modification time and a hash: whole-file for small files, the first MiB for large ones."""
-    stat = path.stat()
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        digest.update(handle.read(SMALL_FILE if stat.st_size <= SMALL_FILE else 1024 * 1024))
-    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": digest.hexdigest()[:16]}
-
-
-def fingerprint_model(model: str) -> dict[str, Any]:
-    """What identifies a model: every file of a local directory (not recursing into checkpoints), or, for a hub id,
-    the cached snapshot's commit when there is one. A replaced model directory changes this."""
-    path = Path(model).expanduser()
-    if path.is_dir():
-        return {name.name: fingerprint_file(name) for name in sorted(path.iterdir())
-                if name.is_file() and not name.name.startswith(".")}
-    if path.is_file():
-        return {path.name: fingerprint_file(path)}
-    return {"hub_id": model, "revision": _cached_revision(model)}
-
-
-def _cached_revision(repo_id: str) -> str | None:
-    try:
-        from huggingface_hub import try_to_load_from_cache
-
-        found = try_to_load_from_cache(repo_id, "config.json")
-    except Exception:  # an invalid repo id or no hub library: the id alone identifies it
-        return None
-    if isinstance(found, str) and "/snapshots/" in found:
-        return found.split("/snapshots/")[1].split("/")[0]
-    return None
-
-
-def fingerprint_rows(rows: Iterable[Any]) -> dict[str, Any]:
-    """The number of rows and a hash of their contents, in order: changed, added or reordered rows change it."""
-    digest, count = hashlib.sha256(), 0
-    for row in rows:
-        digest.update(json.dumps(row, sort_keys=True, default=str, ensure_ascii=True).encode("ascii"))
-        digest.update(b"\n")
-        count += 1
-    return {"rows": count, "sha256": digest.hexdigest()[:16]}

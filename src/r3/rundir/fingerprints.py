@@ -1,0 +1,58 @@
+"""Fingerprints for run identities: what identifies a model directory and the rows of a data set.
+
+Why not hash everything: model weights are gigabytes. Small files (config.json, tokenizer files) are hashed whole;
+large ones by size, modification time and their first MiB, which a replaced or retrained file changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+SMALL_FILE = 4 * 1024 * 1024  # hashed whole; larger files (weights) by size, mtime and their first MiB
+
+
+def fingerprint_file(path: Path) -> dict[str, Any]:
+    """Size, modification time and a hash: whole-file for small files, the first MiB for large ones."""
+    stat = path.stat()
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        digest.update(handle.read(SMALL_FILE if stat.st_size <= SMALL_FILE else 1024 * 1024))
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": digest.hexdigest()[:16]}
+
+
+def fingerprint_model(model: str) -> dict[str, Any]:
+    """What identifies a model: every file of a local directory (not recursing into checkpoints), or, for a hub id,
+    the cached snapshot's commit when there is one. A replaced model directory changes this."""
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return {name.name: fingerprint_file(name) for name in sorted(path.iterdir())
+                if name.is_file() and not name.name.startswith(".")}
+    if path.is_file():
+        return {path.name: fingerprint_file(path)}
+    return {"hub_id": model, "revision": _cached_revision(model)}
+
+
+def _cached_revision(repo_id: str) -> str | None:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(repo_id, "config.json")
+    except Exception:  # noqa: BLE001 - an invalid repo id or no hub library: the id alone identifies it
+        return None
+    if isinstance(found, str) and "/snapshots/" in found:
+        return found.split("/snapshots/")[1].split("/")[0]
+    return None
+
+
+def fingerprint_rows(rows: Iterable[Any]) -> dict[str, Any]:
+    """The number of rows and a hash of their contents, in order: changed, added or reordered rows change it."""
+    digest, count = hashlib.sha256(), 0
+    for row in rows:
+        digest.update(json.dumps(row, sort_keys=True, default=str, ensure_ascii=True).encode("ascii"))
+        digest.update(b"\n")
+        count += 1
+    return {"rows": count, "sha256": digest.hexdigest()[:16]}
