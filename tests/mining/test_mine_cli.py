@@ -8,6 +8,7 @@ import pytest
 from simulate import SimulatedGenerator, coin_examples  # tests/mining/simulate.py
 
 import r3.generation
+import r3.generation.templates
 from r3.cli import main
 
 TASK = "simulate:CoinTask"
@@ -23,6 +24,8 @@ def loads(monkeypatch):
         return SimulatedGenerator()
 
     monkeypatch.setattr(r3.generation, "load_generator", fake_load_generator)
+    # the simulated model has no tokenizer: its template fingerprint is a constant
+    monkeypatch.setattr(r3.generation.templates, "load_template_fingerprint", lambda *a, **k: {"template": "sim"})
     return loaded
 
 

@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "forgetting": "forgetting",
     "data": "data",
     "report": "report",
+    "prompt": "prompt",
     "demo": "demo",
 }
 

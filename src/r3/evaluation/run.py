@@ -62,6 +62,11 @@ def evaluate(settings: EvalConfig, *, generator: Generator | None = None,
     examples = task.load(settings.data, settings.split, settings.limit, skip_bad=settings.skip_bad_lines)
     if not examples:
         raise R3Error(f"no examples to evaluate in {settings.data or task.default_source}")
+    if generator is None and identity_extra is None:  # what the model will see: template, its options, first prompt
+        from r3.generation.templates import load_template_fingerprint
+
+        identity_extra = {"chat_template": load_template_fingerprint(
+            settings.model, settings.chat_template_kwargs, task.prompt(examples[0]))}
     identity = eval_identity(settings.identity(), settings.model, examples, identity_extra)
     check_out(out, identity, overwrite=overwrite)  # a refused run is refused before the model loads
     if generator is None:

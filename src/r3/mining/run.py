@@ -23,8 +23,13 @@ def mine_run(config: MineConfig, *, generator: Generator | None = None) -> Minin
     task = config.build_task()
     if generator is None:
         check_model_source(config.model)
-    examples = task.load(config.data, config.split, config.limit)
+    examples = task.load(config.data, config.split, config.limit, skip_bad=config.skip_bad_lines)
     identity = run_identity(config, examples)
+    if generator is None and examples:  # what the model will see: template, its options, first prompt
+        from r3.generation.templates import load_template_fingerprint
+
+        identity["chat_template"] = load_template_fingerprint(config.model, config.chat_template_kwargs,
+                                                              task.prompt(examples[0]))
     # the store refuses a different run in `out` before the (slow) model load
     with MiningStore.open(Path(config.out), identity, overwrite=config.overwrite) as store:
         unfinished = len(store.ledger) < len(examples)
