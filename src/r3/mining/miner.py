@@ -51,22 +51,27 @@ def mine(
     config: MineConfig,
     store: MiningStore,
     progress: bool = True,
+    indices: Sequence[int] | None = None,
 ) -> MiningStats:
     """Mine every example not yet in `store`; return the statistics of the whole run (earlier sessions included).
+
+    `indices` restricts the run to those examples (a shard's share, `r3.sharding`); a query keeps its global index,
+    and so its problem id and per-sample seeds, which makes merged shards equal to the unsharded run.
 
     Finished queries are committed to the store after every generate call, so an interruption loses at most the
     queries in flight. `stats.json` is written at the end, also when interrupted.
     """
     _check_field_names(examples)
     schedule, params = config.round_schedule(), config.sampling()
-    stats = MiningStats.from_ledger(store.ledger.values(), config.max_samples, len(examples))
-    todo = [i for i in range(len(examples)) if i not in store.ledger]
+    share = range(len(examples)) if indices is None else indices
+    stats = MiningStats.from_ledger(store.ledger.values(), config.max_samples, len(share))
+    todo = [i for i in share if i not in store.ledger]
     pending = iter(todo)
     seeded = bool(todo) and _takes_sample_seeds(generator)
     if todo and not seeded:
         logger.warning("%s does not take per-sample seeds: the mined set equals a fixed pass's in distribution, "
                        "not draw for draw (see docs/mining.md)", type(generator).__name__)
-    bar = tqdm(total=len(examples), initial=stats.queries_seen, desc="mining", unit="query", disable=not progress)
+    bar = tqdm(total=len(share), initial=stats.queries_seen, desc="mining", unit="query", disable=not progress)
     in_flight: list[QueryState] = []
     step = 0
     try:
@@ -74,7 +79,7 @@ def mine(
             in_flight += _take(pending, config.batch_size - len(in_flight), task, examples)
             if not in_flight:
                 break
-            call_seed = sample_seed(config.seed, f"call/{len(examples) - len(todo)}", step)  # fresh per session
+            call_seed = sample_seed(config.seed, f"call/{len(share) - len(todo)}", step)  # fresh per session
             _sample_round(task, generator, in_flight, schedule, params, config, seeded, call_seed)
             step += 1
             finished = [state for state in in_flight if state.done(schedule, config.keep)]
