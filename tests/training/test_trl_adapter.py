@@ -17,7 +17,7 @@ from trl.generation.vllm_generation import VLLMGeneration
 
 from r3.errors import R3Error
 from r3.training import trl_adapter
-from r3.training.config import load_config
+from r3.training.config import load_train_config
 from r3.training.trainer import build_trainer
 
 
@@ -73,8 +73,8 @@ def test_check_trainer_names_a_missing_vllm_attribute() -> None:
 def trainer(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     base = tmp_path_factory.mktemp("adapter")
     data = write_failures(base / "failures.jsonl", count=2)
-    config, training = load_config(write_config(base / "c.yaml", tiny_model_dir, data, base / "out",
-                                                max_completion_length=16))
+    config, training = load_train_config(write_config(base / "c.yaml", tiny_model_dir, data, base / "out",
+                                                      reflection_max_new_tokens=16))
     return build_trainer(config, training)
 
 
