@@ -182,6 +182,20 @@ def template_fingerprint(tokenizer: Any, chat_template_kwargs: dict[str, Any] | 
     return ChatTemplate(tokenizer, chat_template_kwargs).fingerprint(first_prompt)
 
 
+def load_template_fingerprint(model: str, chat_template_kwargs: dict[str, Any] | None,
+                              first_prompt: Sequence[Message], *, trust_remote_code: bool = False,
+                              revision: str | None = None) -> dict[str, Any]:
+    """`template_fingerprint` of a model given by name: loads only its tokenizer (seconds), so a run's identity can
+    be checked before the model loads. Record it as e.g. `identity_extra={"chat_template": ...}`."""
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=trust_remote_code, revision=revision)
+    except (OSError, ValueError) as error:
+        raise R3Error(f"cannot load the tokenizer of model '{model}': {str(error).splitlines()[0][:200]}") from None
+    return template_fingerprint(tokenizer, chat_template_kwargs, first_prompt)
+
+
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
