@@ -173,3 +173,14 @@ def test_a_prompt_template_for_a_task_with_its_own_prompt_is_refused():
         Legacy(prompts=PromptTemplates(prompt_template="{x}"))
     assert Legacy(prompts=PromptTemplates(reflection_instruction="Wrong: {reason}")).reflection_instruction == (
         "Wrong: {reason}")
+
+
+@pytest.mark.parametrize("name", ["countdown", "function_calling", "math", "gsm8k"])
+def test_tasks_pickle_with_their_options(name):
+    """Tasks travel to multiprocessing workers and into datasets.map fingerprints."""
+    import pickle
+
+    options = {"function_calling": {"match": "bfcl"}, "math": {"timeout": "3"}}.get(name)
+    task = get_task(name, options, prompts=PromptTemplates(reflection_instruction="Why? {reason}"))
+    copy = pickle.loads(pickle.dumps(task))
+    assert copy.identity() == task.identity() and copy.reflection_instruction == "Why? {reason}"

@@ -75,8 +75,9 @@ class Task(ABC):
 
     def __init__(self, options: Mapping[str, object] | None = None, *, columns: Mapping[str, str] | None = None,
                  prompts: PromptTemplates | None = None):
-        self.task_options = MappingProxyType(resolve_options(self.name, self.options, options))
-        self.columns = MappingProxyType(_check_columns(self.name, columns))
+        # plain dicts (not read-only proxies): a task must pickle, to reach multiprocessing workers and datasets.map
+        self.task_options = resolve_options(self.name, self.options, options)
+        self.columns = _check_columns(self.name, columns)
         check_column_fields(type(self), self.columns)
         self._templates = prompts or PromptTemplates()
         self._errors_seen = 0
