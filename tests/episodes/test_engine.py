@@ -202,3 +202,15 @@ def test_generator_breaking_the_protocol_is_caught():
 
     with pytest.raises(RuntimeError, match="samples for 2 prompts"):
         _collect(EchoTask(), Short({"q0": ["a0"], "q1": ["a1"]}), _examples(2), EpisodeConfig())
+
+
+def test_strip_reasoning_shows_earlier_turns_without_their_think_block() -> None:
+    thought = "<think>\nmaybe 3\n</think>\n\n3"
+    examples = [{"q": "q0", "answer": "4"}]
+    for strip, shown in ((False, thought), (True, "3")):
+        generator = ScriptedGenerator({"q0": [thought, "4"]})
+        config = EpisodeConfig(max_attempts=2, strip_reasoning=strip)
+        (batch,) = run_episodes(EchoTask(), generator, examples, config)
+        assert batch[0].attempts[0].text == thought  # the episode keeps what the model wrote
+        reflection_prompt = generator.calls[1][0][0]
+        assert reflection_prompt[1] == {"role": "assistant", "content": shown}
