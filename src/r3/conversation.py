@@ -22,7 +22,8 @@ An instruction may contain the placeholder `{reason}`, replaced by the verifier'
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from r3.types import Message
 

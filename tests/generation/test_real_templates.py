@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -23,7 +22,6 @@ from r3.generation.hf import HFGenerator
 from r3.generation.templates import DEFAULT_DATE_STRING, ChatTemplate, show_prompts, template_fingerprint
 from r3.mining.schedule import QueryState
 from r3.tasks.base import Task
-from r3.training.data import row_prompt_ids
 from r3.training.online import OfflineRollout
 from r3.training.reward import RetryReward
 from r3.types import Message, SamplingParams, Verdict
