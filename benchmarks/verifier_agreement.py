@@ -116,13 +116,14 @@ def bfcl_candidates(row: dict) -> list[tuple[str, list[dict]]]:
                     alternative[index][name].pop(param, None)
                 else:
                     alternative[index][name][param] = resolve(value)
-                candidates.append((f"alternative {param}={value!r:.30}", alternative))
+                candidates.append((f"alternative {param}={value!r:.60}", alternative))
     listed = {(name, p): [resolve(x) for x in v] for call in truth for name, params in call.items()
               for p, v in params.items()}
     for label, calls in perturbations(row, gold):
         changed = [(name, p, value) for call in calls[:1] for name, args in call.items() for p, value in args.items()
                    if name in gold[0] and value != gold[0][name].get(p) and value in listed.get((name, p), [])]
-        candidates.append((f"alternative (by {label})" if changed else label, calls))
+        candidates.append((f"alternative {changed[0][1]}={changed[0][2]!r:.60} (from: {label})" if changed else label,
+                           calls))
     return candidates
 
 
