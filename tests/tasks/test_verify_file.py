@@ -75,3 +75,15 @@ def test_missing_file_and_default_out(tmp_path):
         verify_file(get_task("gsm8k"), tmp_path / "nope.jsonl")
     assert default_out(tmp_path / "a.b.parquet") == tmp_path / "a.b.verdicts.jsonl"
     assert default_out(tmp_path / "plain") == tmp_path / "plain.verdicts.jsonl"
+
+
+def test_undecodable_files_are_one_line_errors_naming_the_file(tmp_path):
+    text = tmp_path / "latin1.jsonl"
+    text.write_bytes(b'{"question": "caf\xe9", "answer": "#### 1", "completion": "\\\\boxed{1}"}\n')
+    with pytest.raises(R3Error, match=r"latin1.jsonl, line 1: not UTF-8") as error:
+        verify_file(get_task("gsm8k"), text)
+    assert "\n" not in str(error.value)
+    broken = tmp_path / "broken.parquet"
+    broken.write_bytes(b"not parquet at all")
+    with pytest.raises(R3Error, match=r"broken.parquet: cannot read"):
+        verify_file(get_task("gsm8k"), broken)
