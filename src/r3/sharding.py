@@ -33,7 +33,7 @@ from r3.errors import R3Error
 
 logger = logging.getLogger(__name__)
 
-SHARD_FIELDS = ("num_shards", "shard_index", "queries_total")
+SHARD_FIELDS = ("num_shards", "shard_index", "queries_total", "shard_batch_size")
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,15 @@ class Shard:
     def identity(self, total: int) -> dict[str, int]:
         """What a shard adds to the run's identity."""
         return {"num_shards": self.count, "shard_index": self.index, "queries_total": total}
+
+    def batches(self, total: int, batch_size: int) -> range:
+        """Evaluation: this shard's contiguous block of whole batches, as a range of example indices. Whole batches,
+        because an episode's seeds depend on its batch's start (r3.episodes.engine), so a shard runs exactly the
+        batches the unsharded run runs."""
+        count = -(-total // batch_size)
+        per_shard = -(-count // self.count)
+        return range(min(self.index * per_shard * batch_size, total),
+                     min((self.index + 1) * per_shard * batch_size, total))
 
 
 def resolve_shard(num_shards: int | None = None, shard_index: int | None = None,
@@ -227,3 +236,121 @@ def mine_shard(config, shard: Shard, *, generator=None):
             generator = load_generator(config.model, config.backend, **generator_options(config))
         stats = mine(task, generator, examples, config, store, progress=config.progress, indices=indices)
     return stats, merge_when_complete(config.out, shard.count)
+
+
+# ------------------------------------------------------------------------------------------------ evaluation
+GLOBAL_INDEX = "shard_global_index"  # an episode's index in the unsharded run, kept in Episode.extra in a shard
+
+
+def evaluate_shard(settings, shard: Shard, *, generator=None):
+    """`r3 eval` for one shard: its block of whole batches into OUT/shard-I-of-N (episodes numbered from 0 there,
+    their global index in `extra`), then the merge into OUT if it was the last shard. Returns the merged summary
+    record, or None while other shards are unfinished."""
+    from r3.evaluation.store import EvalStore, eval_identity
+
+    settings.check_required()
+    task = settings.build_task()
+    examples = task.load(settings.data, settings.split, settings.limit, skip_bad=settings.skip_bad_lines)
+    if not examples:
+        raise R3Error(f"no examples to evaluate in {settings.data or task.default_source}")
+    extra = shard.identity(len(examples)) | {"shard_batch_size": settings.batch_size}
+    if generator is None:  # as `r3 eval` records it: the template, its options and the first prompt
+        from r3.generation.templates import load_template_fingerprint
+
+        extra["chat_template"] = load_template_fingerprint(settings.model, settings.chat_template_kwargs,
+                                                           task.prompt(examples[0]))
+    identity = eval_identity(settings.identity(), settings.model, examples, extra)
+    block = shard.batches(len(examples), settings.batch_size)
+    if generator is None:
+        from r3.config import generator_options
+        from r3.generation import load_generator
+
+        generator = load_generator(settings.model, settings.backend, **generator_options(settings))
+    with EvalStore(shard.directory(settings.out), identity, overwrite=settings.overwrite) as store:
+        episodes = store.done + _run_block(task, generator, examples, settings, store, block)
+        store.write_summary(_record(settings, task, episodes))
+    return merge_eval_when_complete(settings.out, shard.count)
+
+
+def _run_block(task, generator, examples, settings, store, block: range) -> list:
+    import dataclasses
+
+    from r3.episodes import run_episodes
+
+    start = block.start + len(store.done)
+    finished: list = []
+    for batch in run_episodes(task, generator, examples[: block.stop], settings.episode_config(), start_index=start):
+        first = len(store.done) + len(finished)
+        local = [dataclasses.replace(e, index=first + k, extra={**e.extra, GLOBAL_INDEX: e.index})
+                 for k, e in enumerate(batch)]
+        store.append(local)
+        finished.extend(local)
+    return finished
+
+
+def _record(settings, task, episodes: list) -> dict[str, Any]:
+    """summary.json of an evaluation, as `r3.evaluation.run` writes it (timing left out: it is per process)."""
+    import dataclasses
+
+    from r3.evaluation.stats import summarize
+
+    config = settings.episode_config()
+    return {
+        "summary": summarize(episodes, settings.attempts), "settings": settings.identity(), "model": settings.model,
+        "task": task.name,
+        "sampling": {"attempt": dataclasses.asdict(config.attempt_params),
+                     "reflection": dataclasses.asdict(config.reflection_params),
+                     "retry": dataclasses.asdict(config.retry_params or config.attempt_params)},
+        "instructions": {"reflection": settings.reflection_instruction or task.reflection_instruction,
+                         "retry": settings.retry_instruction or task.retry_instruction},
+    }
+
+
+def merge_eval_shards(out: str | Path, directories: Sequence[str | Path] | None = None, *,
+                      overwrite: bool = False) -> dict[str, Any]:
+    """Merge finished evaluation shards into `out`: episodes.jsonl and summary.json equal to the unsharded run's
+    (episodes back at their global index, summary recomputed over all). Returns the summary record."""
+    import dataclasses
+
+    from r3.evaluation.stats import summarize
+    from r3.evaluation.store import SUMMARY_FILE, EvalStore, read_episodes
+
+    out = Path(out)
+    shards = [Path(d) for d in directories] if directories else shard_directories(out)
+    identity, _ = check_shards(shards, frozenset({"out", "overwrite", "progress", "batch_size"}))
+    total = identity.pop("queries_total")
+    episodes: dict[int, Any] = {}
+    record: dict[str, Any] = {}
+    for directory in shards:
+        if not (directory / SUMMARY_FILE).exists():
+            raise R3Error(f"{directory} is unfinished (no {SUMMARY_FILE}); rerun that shard (it resumes) first")
+        record = json.loads((directory / SUMMARY_FILE).read_text(encoding="utf-8"))
+        for e in read_episodes(directory / "episodes.jsonl"):
+            extra = {k: v for k, v in e.extra.items() if k != GLOBAL_INDEX}
+            episodes[e.extra[GLOBAL_INDEX]] = dataclasses.replace(e, index=e.extra[GLOBAL_INDEX], extra=extra)
+    if sorted(episodes) != list(range(total)):
+        raise R3Error(f"the shards in {out} hold {len(episodes)} of {total} episodes; rerun the unfinished shard")
+    ordered = [episodes[i] for i in range(total)]
+    record["summary"] = summarize(ordered, record["settings"]["attempts"])
+    with EvalStore(out, identity, overwrite=overwrite) as store:
+        if store.done:
+            raise R3Error(f"{out} already holds episodes; pass overwrite to merge the shards again")
+        store.append(ordered)
+        store.write_summary(record)
+    return record
+
+
+def merge_eval_when_complete(out: str | Path, count: int) -> dict[str, Any] | None:
+    """Merge if all `count` evaluation shards in `out` have their summary.json and OUT has none yet; else None."""
+    out = Path(out)
+    shards = shard_directories(out)
+    if len(shards) != count or (out / "summary.json").exists():
+        return None
+    if not all((d / "summary.json").exists() for d in shards):
+        return None
+    try:
+        return merge_eval_shards(out, shards)
+    except R3Error as error:
+        logger.warning("evaluation shards of %s are finished but were not merged: %s; run `r3 eval merge %s`",
+                       out, error, out)
+        return None
