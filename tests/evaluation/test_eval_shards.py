@@ -71,5 +71,5 @@ def test_three_eval_shards_one_interrupted_merge_to_the_unsharded_run(tiny_model
 
 def test_shard_blocks_are_whole_batches_covering_everything() -> None:
     blocks = [Shard(i, 3).batches(10, 2) for i in range(3)]
-    assert blocks == [range(0, 4), range(4, 8), range(8, 10)]
-    assert [Shard(i, 4).batches(3, 2) for i in range(4)] == [range(0, 2), range(2, 3), range(3, 3), range(3, 3)]
+    assert blocks == [range(4), range(4, 8), range(8, 10)]
+    assert [Shard(i, 4).batches(3, 2) for i in range(4)] == [range(2), range(2, 3), range(3, 3), range(3, 3)]
