@@ -12,7 +12,8 @@ Inputs (all real public data or real model output, see ../shared/real/SOURCES.md
   blocks, in xLAM's `{"tool_calls": [...]}` and with one argument changed (40 completions).
 The first pass includes start-up costs (math-verify imports, a worker process); later passes are steady state, with
 r3's verdict caches cleared before each pass. It reports the median and the fastest of the later passes (on a shared machine the fastest pass is the one that
-measures the code rather than the neighbours). Runs the same on the code before and after a change (`git stash` is not needed: check out
+measures the code rather than the neighbours), and the slowest single input (each input's fastest time over the
+later passes, so that preemption is not counted). Runs the same on the code before and after a change (`git stash` is not needed: check out
 the old tree elsewhere and point PYTHONPATH at its src/).
 """
 
@@ -102,10 +103,16 @@ def measure(name: str, passes: int) -> dict | None:
         return {"task": name, "skipped": f"{type(error).__name__}: {error}"}
     cases = builder(task)
     times, correct = [], 0
-    for _ in range(passes):
+    slowest = [float("inf")] * len(cases)  # per input: its fastest time over the later passes
+    for number in range(passes):
         clear_caches()
         start = time.perf_counter()
-        verdicts = [task.verify(example, completion) for example, completion in cases]
+        verdicts = []
+        for index, (example, completion) in enumerate(cases):
+            begin = time.perf_counter()
+            verdicts.append(task.verify(example, completion))
+            if number:
+                slowest[index] = min(slowest[index], time.perf_counter() - begin)
         times.append(time.perf_counter() - start)
         correct = sum(v.correct for v in verdicts)
     steady = statistics.median(times[1:]) if len(times) > 1 else times[0]
@@ -113,7 +120,8 @@ def measure(name: str, passes: int) -> dict | None:
     return {"task": name, "n": len(cases), "correct": correct, "first_pass_s": round(times[0], 3),
             "median_pass_s": round(steady, 4), "verdicts_per_s": round(len(cases) / steady, 1),
             "ms_per_verdict": round(1000 * steady / len(cases), 3),
-            "best_verdicts_per_s": round(len(cases) / best, 1), "best_ms_per_verdict": round(1000 * best / len(cases), 3)}
+            "best_verdicts_per_s": round(len(cases) / best, 1), "best_ms_per_verdict": round(1000 * best / len(cases), 3),
+            "slowest_input_ms": round(1000 * max(slowest), 3) if passes > 1 else None}
 
 
 def main() -> None:
@@ -124,13 +132,14 @@ def main() -> None:
     args = parser.parse_args()
     results = [measure(name, args.passes) for name in args.tasks]
     print(f"{'task':18} {'n':>5} {'correct':>8} {'first pass s':>13} {'verdicts/s':>11} {'ms/verdict':>11}"
-          f" {'best verdicts/s':>16} {'best ms':>8}")
+          f" {'best verdicts/s':>16} {'best ms':>8} {'slowest input ms':>17}")
     for r in results:
         if "skipped" in r:
             print(f"{r['task']:18} skipped ({r['skipped'][:80]})")
             continue
         print(f"{r['task']:18} {r['n']:>5} {r['correct']:>8} {r['first_pass_s']:>13} {r['verdicts_per_s']:>11}"
-              f" {r['ms_per_verdict']:>11} {r['best_verdicts_per_s']:>16} {r['best_ms_per_verdict']:>8}")
+              f" {r['ms_per_verdict']:>11} {r['best_verdicts_per_s']:>16} {r['best_ms_per_verdict']:>8}"
+              f" {r['slowest_input_ms']!s:>17}")
     if args.json_out:
         args.json_out.parent.mkdir(parents=True, exist_ok=True)
         args.json_out.write_text(json.dumps(results, indent=2) + "\n")
