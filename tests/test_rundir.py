@@ -209,6 +209,10 @@ def test_model_fingerprint_changes_when_the_directory_is_replaced(tmp_path):
     (model / "config.json").write_text('{"hidden": 65}')
     assert fingerprint_model(str(model))["config.json"]["sha256"] != before["config.json"]["sha256"]
     assert fingerprint_model("org/name") == {"hub_id": "org/name", "revision": None}
+    (model / "report.md").write_text("a report written beside the model later")  # not part of the model
+    assert "report.md" not in fingerprint_model(str(model))
+    (model / "model.safetensors").write_bytes(b"weights")
+    assert "model.safetensors" in fingerprint_model(str(model))
 
 
 def test_rows_fingerprint_sees_a_changed_row():

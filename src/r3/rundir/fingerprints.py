@@ -24,13 +24,30 @@ def fingerprint_file(path: Path) -> dict[str, Any]:
     return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": digest.hexdigest()[:16]}
 
 
+# The files that make a model: weights, config, tokenizer, chat template, custom code. Other files in a model
+# directory (a training run's report.md, metrics, run.json, a README) may change without changing the model, and must
+# not block resuming an evaluation of it.
+MODEL_FILES = frozenset({
+    "config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+    "added_tokens.json", "vocab.json", "vocab.txt", "merges.txt", "tokenizer.model", "spiece.model",
+    "chat_template.jinja", "chat_template.json", "preprocessor_config.json", "adapter_config.json",
+})
+MODEL_SUFFIXES = (".safetensors", ".bin", ".index.json", ".py", ".tiktoken", ".model", ".gguf", ".pt")
+
+
+def is_model_file(name: str) -> bool:
+    return name in MODEL_FILES or (name.endswith(MODEL_SUFFIXES) and name != "training_args.bin")
+
+
 def fingerprint_model(model: str) -> dict[str, Any]:
-    """What identifies a model: every file of a local directory (not recursing into checkpoints), or, for a hub id,
-    the cached snapshot's commit when there is one. A replaced model directory changes this."""
+    """What identifies a model: the model files of a local directory (weights, config, tokenizer, template, code;
+    all its files when none of them is there), or, for a hub id, the cached snapshot's commit when there is one.
+    A replaced or retrained model directory changes this; a report written beside the model does not."""
     path = Path(model).expanduser()
     if path.is_dir():
-        return {name.name: fingerprint_file(name) for name in sorted(path.iterdir())
-                if name.is_file() and not name.name.startswith(".")}
+        files = [p for p in sorted(path.iterdir()) if p.is_file() and not p.name.startswith(".")]
+        chosen = [p for p in files if is_model_file(p.name)] or files
+        return {p.name: fingerprint_file(p) for p in chosen}
     if path.is_file():
         return {path.name: fingerprint_file(path)}
     return {"hub_id": model, "revision": _cached_revision(model)}
