@@ -185,3 +185,22 @@ def test_real_qwen_responses_agree_with_qwen_grades(task):
     disagreements = [row["idx"] for row in rows
                      if task.verify(ex(task, row["gt"]), row["response"]).correct != row["qwen_score"]]
     assert len(disagreements) <= len(rows) // 100, disagreements
+
+
+def test_works_when_the_process_has_many_open_files():
+    """Training jobs hold thousands of descriptors; the worker's pipe must still be waited on (no select.select)."""
+    import resource
+    import subprocess
+    import sys
+
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[1] < 2048:
+        pytest.skip("cannot open more than 2048 files here")
+    script = ("import os, resource\n"
+              "hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]\n"
+              "resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))\n"
+              "fds = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]\n"
+              "from r3.tasks import get_task\n"
+              "task = get_task('math')\n"
+              "print(task.verify(task.normalize({'problem': 'p', 'answer': '\\\\sqrt{2}'}), '\\\\boxed{\\\\sqrt{2}}'))\n")
+    result = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=300)
+    assert "correct=True" in result.stdout, result.stderr[-2000:]

@@ -70,9 +70,11 @@ class _Worker:
 
     def read_line(self, deadline: float) -> dict[str, Any]:
         fd = self.process.stdout.fileno()
+        poller = select.poll()  # not select.select: it fails on descriptors above 1023, common in training jobs
+        poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
         while b"\n" not in self.buffer:
             remaining = deadline - time.monotonic()
-            ready = select.select([fd], [], [], max(0.0, remaining))[0] if remaining > 0 else []
+            ready = poller.poll(max(0, int(remaining * 1000) + 1)) if remaining > 0 else []
             if not ready:
                 self.kill()
                 raise WorkerTimeout
