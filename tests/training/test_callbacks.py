@@ -155,3 +155,18 @@ def test_check_report_to_names_the_extra_before_the_model_loads(monkeypatch: pyt
         check_report_to("mlflow")
     with pytest.raises(R3Error, match="unknown log backend 'tensorbord'"):
         check_report_to(["wandb", "tensorbord"])
+
+
+def test_samples_are_shown_at_the_first_logging_step_then_about_five_times_a_run() -> None:
+    from types import SimpleNamespace
+
+    from r3.training.callbacks import Console
+
+    console = Console(log_samples=2)
+    args = SimpleNamespace(logging_steps=10)
+    shown = []
+    for step in range(10, 501, 10):
+        if console.sample_step(step, args, 500):
+            shown.append(step)
+        console._first_step = console._first_step or step
+    assert shown == [10, 100, 200, 300, 400, 500]

@@ -31,7 +31,7 @@ logger = logging.getLogger("r3.train")
 
 METRICS_FILE = "metrics.jsonl"
 SAMPLES_FILE = "samples.jsonl"
-SAMPLE_SHOWS = 10  # sample pairs are shown about this many times per run (and at the first logging step)
+SAMPLE_SHOWS = 5  # sample pairs are shown about this many times per run (and at the first logging step)
 SAMPLES_KEPT = 4  # pairs written to samples.jsonl at each sample step, for the report's "early vs late"
 
 # One name per number, everywhere r3 shows it (console, curves, report, summary): key in TRL's logs -> label.
@@ -129,8 +129,8 @@ def sample_lines(step: int, samples: list[Any], limit: int) -> list[str]:
 
 
 def _flat(text: str, limit: int) -> str:
-    """One line of model text: newlines shown as ⏎, cut to `limit` characters."""
-    flat = text.replace("\r", "").replace("\n", " ⏎ ")
+    """One line of model text: newlines shown as ⏎, tabs as spaces, cut to `limit` characters."""
+    flat = text.replace("\r", "").replace("\t", " ").replace("\n", " ⏎ ")
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
