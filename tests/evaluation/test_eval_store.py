@@ -108,3 +108,12 @@ def test_a_corrupt_summary_is_one_line(tmp_path, content):
     with pytest.raises(R3Error, match="summary.json: not") as error:
         read_run(tmp_path)
     assert "\n" not in str(error.value)
+
+
+def test_a_foreign_episodes_file_is_refused_untouched(tmp_path, model_dir):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "episodes.jsonl").write_text("someone else's lines\n")
+    with pytest.raises(R3Error, match="episodes.jsonl exists but was not written by this r3 run"):
+        EvalStore(out, identity(model_dir, [{"q": 0}]))
+    assert (out / "episodes.jsonl").read_text() == "someone else's lines\n"

@@ -56,7 +56,7 @@ class EvalStore:
     def __init__(self, out: str | Path, identity: dict[str, Any], *, overwrite: bool = False):
         self.run = RunDir.open(out, KIND, identity, overwrite=overwrite, label=_flag)
         try:
-            self.run.claim(SUMMARY_FILE)
+            self.run.claim(EPISODES_FILE, SUMMARY_FILE)  # before touching them: a foreign file is refused
             path = self.run.path / EPISODES_FILE
             self.done = read_episodes(path, repair=True) if self.run.resumed else []
             if not self.run.resumed:
