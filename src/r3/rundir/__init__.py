@@ -22,6 +22,7 @@ rerun could resume, refuse or mix results depending on the command. Here every c
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -204,7 +205,11 @@ class RunDir:
             return
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except OSError as error:
+            if error.errno not in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES):  # e.g. ENOLCK on some NFS mounts
+                logger.warning("%s: cannot lock %s (%s); two processes on it would not be kept apart", self.path,
+                               LOCK_FILE, error.strerror or error)
+                return
             self._lock.close()
             self._lock = None
             raise R3Error(f"{self.path} is in use by another process (an r3 run holds {LOCK_FILE}); wait for it "
