@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(not (MODEL_DIR / "model.safetensors").exists(),
 def demo_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo") / "run"
     settings = DemoConfig(out=str(out), test_puzzles=12, mine_puzzles=6, max_samples=4, steps=2, batch_size=32,
-                          progress=False)
+                          progress=False, control=True)
     report = run_demo(settings)
     return settings, report
 
@@ -46,7 +46,8 @@ def test_report_holds_table_curves_reflections_and_commands(demo_run):
     assert "Within two attempts:" in text
     assert (Path(settings.out) / "training_curves.png").stat().st_size > 0
     commands = [line for line in text.splitlines() if line.startswith(("r3 ", "python -m r3"))]
-    assert [c.split()[1] for c in commands] == ["eval", "mine", "train", "eval"]
+    assert [c.split()[1] for c in commands] == ["eval", "mine", "train", "eval", "-m", "eval"]
+    assert "| control (reflection left out) |" in text
     assert all("--model" in c and "--no_progress" not in c for c in commands)
 
 
@@ -57,7 +58,7 @@ def test_rerun_skips_finished_stages_and_refuses_other_settings(demo_run):
     assert (Path(settings.out) / "eval_after" / "summary.json").stat().st_mtime_ns == before
     with pytest.raises(R3Error, match="other settings"):
         run_demo(DemoConfig(out=settings.out, test_puzzles=13, mine_puzzles=6, max_samples=4, steps=2,
-                            batch_size=32, progress=False))
+                            batch_size=32, progress=False, control=True))
 
 
 def test_cli_reports_a_missing_model_in_one_line(tmp_path, capsys):

@@ -35,6 +35,7 @@ class RetryCorrect:
 
     def __init__(self, task: Task):
         self.task = task
+        self.last_samples: list = []  # r3's console shows reflection -> retry pairs; the control has none
 
     def __call__(self, prompts: list, completions: list, *, r3_example: list[str], **_: Any) -> list[float]:
         texts = [c[-1]["content"] if isinstance(c, list) else c for c in completions]
@@ -42,39 +43,11 @@ class RetryCorrect:
                 for example, text in zip(r3_example, texts)]
 
 
-def retry_rows(task: Task, config: Any) -> list[dict[str, Any]]:
-    """The mined failures as retry prompts: the main arm's rows with an empty reflection."""
-    from r3.conversation import retry_messages
-    from r3.training.data import build_rows, instructions
-
-    reflect, retry = instructions(task, config)
-    rows = []
-    for row in build_rows(task, config):
-        prompt = retry_messages(row["r3_task_prompt"], [row["r3_attempt"]], [""], [row["r3_reason"]], reflect, retry)
-        rows.append({**row, "prompt": prompt})
-    return rows
-
-
 def train_control(config: Any, training: Any):
-    """Train and save the control model; returns its directory."""
-    from pathlib import Path
+    """Train and save the control model with r3's own trainer builder; returns its directory."""
+    from r3.training.trainer import run_training
 
-    from trl import GRPOTrainer
-
-    from r3.training.data import to_dataset
-    from r3.training.trainer import load_tokenizer, save_final
-
-    if config.mode != "offline":
-        raise R3Error("the control arm trains on mined failures: set mode: offline")
-    task = config.build_task()
-    rows = retry_rows(task, config)
-    tokenizer = load_tokenizer(config, training)
-    trainer = GRPOTrainer(model=config.model, reward_funcs=[RetryCorrect(task)], args=training,
-                          train_dataset=to_dataset(rows), processing_class=tokenizer)
-    trainer.train()
-    output_dir = Path(training.output_dir)
-    save_final(trainer, config, output_dir)
-    return output_dir
+    return run_training(config, training, control_reward=RetryCorrect)
 
 
 def main(argv: list[str] | None = None) -> int:

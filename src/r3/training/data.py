@@ -29,7 +29,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from r3.conversation import reflection_messages, reflection_prompt_ids, retry_after_reflection_ids
+from r3.conversation import (
+    reflection_messages,
+    reflection_prompt_ids,
+    retry_after_reflection_ids,
+    retry_prompt_ids,
+)
 from r3.data import load_rows
 from r3.errors import DataError, R3Error, shorten
 from r3.generation.templates import ChatTemplate, end_of_turn_ids
@@ -170,8 +175,12 @@ def attempt_ids(template: ChatTemplate, row: dict[str, Any]) -> list[int]:
 
 
 def row_prompt_ids(template: ChatTemplate, row: dict[str, Any], reflect: str, retry: str, *,
-                   strip_reasoning: bool) -> list[int]:
-    """The reflection prompt of an offline row, as token ids (`r3.conversation.reflection_prompt_ids`)."""
+                   strip_reasoning: bool, empty_reflection: bool = False) -> list[int]:
+    """The reflection prompt of an offline row, as token ids (`r3.conversation.reflection_prompt_ids`); with
+    `empty_reflection`, the retry prompt after an empty reflection turn instead (the demo's control arm)."""
+    if empty_reflection:
+        return retry_prompt_ids(template, row["r3_task_prompt"], [attempt_ids(template, row)], [[]],
+                                [row["r3_reason"]], reflect, retry, strip_reasoning=strip_reasoning)
     return reflection_prompt_ids(template, row["r3_task_prompt"], [attempt_ids(template, row)], [],
                                  [row["r3_reason"]], reflect, retry, strip_reasoning=strip_reasoning)
 

@@ -55,10 +55,11 @@ class OfflineRollout:
     __name__ = "r3_offline_rollout"
 
     def __init__(self, reflection_instruction: str, retry_instruction: str, rows: list[dict[str, Any]], *,
-                 strip_reasoning: bool = False):
+                 strip_reasoning: bool = False, empty_reflection: bool = False):
         self.reflection_instruction = reflection_instruction
         self.retry_instruction = retry_instruction
         self.strip_reasoning = strip_reasoning
+        self.empty_reflection = empty_reflection  # the control arm: completions are retries after no reflection
         self.rows: dict[str, dict[str, Any]] = {}
         for row in rows:
             self.rows.setdefault(prompt_key(row["prompt"]), row)
@@ -72,7 +73,8 @@ class OfflineRollout:
             if self._template is None:
                 self._template = training_template(trainer)
             self._ids[key] = row_prompt_ids(self._template, self.rows[key], self.reflection_instruction,
-                                            self.retry_instruction, strip_reasoning=self.strip_reasoning)
+                                            self.retry_instruction, strip_reasoning=self.strip_reasoning,
+                                            empty_reflection=self.empty_reflection)
         return self._ids[key]
 
     def __call__(self, prompts: list, trainer: Any) -> dict[str, list]:

@@ -13,8 +13,9 @@ LoRA the adapter is merged into a full model there and also kept alone in `outpu
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -24,6 +25,9 @@ from r3.training.config import TrainConfig, config_to_dict
 from r3.training.data import build_rows, check_lengths, instructions, to_dataset
 from r3.training.online import OfflineRollout, OnlineRollout
 from r3.training.reward import RetryReward
+
+if TYPE_CHECKING:
+    from r3.tasks.base import Task
 
 logger = logging.getLogger(__name__)
 
@@ -68,11 +72,19 @@ def lora_config(config: TrainConfig):
                       target_modules=config.lora_target_modules, task_type="CAUSAL_LM")
 
 
-def build_trainer(config: TrainConfig, training: Any, callbacks: list | None = None):
-    """A GRPOTrainer for reflection-only training, its reward bound. Data errors come before the model loads."""
+def build_trainer(config: TrainConfig, training: Any, callbacks: list | None = None, *,
+                  control_reward: Callable[[Task], Any] | None = None):
+    """A GRPOTrainer for reflection-only training, its reward bound. Data errors come before the model loads.
+
+    `control_reward` builds a control arm with everything else the same (data, checks, console, alarms, saving):
+    each completion is then a retry after an empty reflection, rewarded by `control_reward(task)` (the demo's
+    control, `r3.demo.control`), instead of a reflection rewarded by the retry it leads to.
+    """
     from trl import GRPOTrainer
 
     trl_adapter.check_trl()
+    if control_reward is not None and config.mode != "offline":
+        raise R3Error("a control arm trains on mined failures: set mode: offline")
     task = config.build_task()
     rows = build_rows(task, config)
     tokenizer = load_tokenizer(config, training)
@@ -82,8 +94,11 @@ def build_trainer(config: TrainConfig, training: Any, callbacks: list | None = N
     reward = RetryReward(task, reflect, retry, max_new_tokens=config.attempt_max_new_tokens,
                          temperature=config.retry_temperature, log_samples=0,  # r3.training.watch shows them
                          strip_reasoning=config.strip_reasoning)
+    if control_reward is not None:
+        reward = control_reward(task)
     # r3 builds the prompt ids TRL trains on (r3.conversation), in both modes
-    rollout = OfflineRollout(reflect, retry, rows, strip_reasoning=config.strip_reasoning)
+    rollout = OfflineRollout(reflect, retry, rows, strip_reasoning=config.strip_reasoning,
+                             empty_reflection=control_reward is not None)
     if config.mode == "online":
         rollout = OnlineRollout(task, reflect, retry, rows, max_new_tokens=config.attempt_max_new_tokens,
                                 temperature=config.attempt_temperature, strip_reasoning=config.strip_reasoning)
@@ -96,10 +111,11 @@ def build_trainer(config: TrainConfig, training: Any, callbacks: list | None = N
     except OSError as error:
         raise R3Error(f"cannot load model '{config.model}': {shorten(str(error), 200)}") from None
     trl_adapter.check_trainer(trainer)
-    reward.bind(trainer)
+    if hasattr(reward, "bind"):
+        reward.bind(trainer)
     watch.attach(trainer, reward, output_dir=training.output_dir, task=config.task, data=config.data,
                  split=config.split, limit=config.limit, mode=config.mode, log_samples=config.log_samples,
-                 attempt_max_new_tokens=config.attempt_max_new_tokens)
+                 alarm_steps=config.alarm_steps, attempt_max_new_tokens=config.attempt_max_new_tokens)
     model_card.install(trainer, config_to_dict(config, training))
     return trainer
 
@@ -142,8 +158,10 @@ def save_final(trainer: Any, config: TrainConfig, output_dir: Path) -> None:
     trainer.accelerator.wait_for_everyone()
 
 
-def run_training(config: TrainConfig, training: Any) -> Path:
-    """Build, train (resuming if asked), save. Returns the directory holding the final model."""
+def run_training(config: TrainConfig, training: Any, *,
+                 control_reward: Callable[[Task], Any] | None = None) -> Path:
+    """Build, train (resuming if asked), save. Returns the directory holding the final model.
+    `control_reward`: see `build_trainer`."""
     from r3.rundir import RunDir
 
     checkpoint = resume_path(training, config_to_dict(config, training))
@@ -152,7 +170,7 @@ def run_training(config: TrainConfig, training: Any) -> Path:
     # settings are checked against the checkpoints by resume_path, so the run directory's own identity is empty
     run = RunDir.open(output_dir, "train", {}) if training.process_index == 0 else None
     try:
-        trainer = build_trainer(config, training)
+        trainer = build_trainer(config, training, control_reward=control_reward)
         if run is not None:
             run.write_atomic(RUN_CONFIG_FILE, yaml.safe_dump(config_to_dict(config, training), sort_keys=False,
                                                              allow_unicode=True))
