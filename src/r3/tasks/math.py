@@ -41,7 +41,7 @@ logger = logging.getLogger(__name__)
 PROMPT = "Solve the following problem. Reason step by step, then put your final answer in \\boxed{}.\n\n{problem}"
 
 # An exponent that itself holds a power or a factorial, an exponent or factorial operand of 5+ digits.
-_RUNAWAY = re.compile(r"\^\s*\{[^{}]*[\^!]|\^\s*\{?\s*\d{5}|\d{5,}\s*!|\\(?:Gamma|binom)\s*[({]?\s*\d{5}|\^\s*\{\s*\{")
+_RUNAWAY = re.compile(r"\^\s*\{[^{}]*[\^!]|\^\s*\{?\s*\d{5}|\d{5,}\s*!|\\(?:Gamma|binom)\s*[({]?\s*\d{5}|\^\s*\{\s*\{[^{}]*\}\s*\^")
 _SIMPLE = re.compile(r"(-?)(?:(\d{1,30}(?:\.\d{1,30})?)|\\[dt]?frac\{(\d{1,30})\}\{(\d{1,30})\})")
 # text inside the box that holds a number or a hedge: math-verify drops \text{} as a unit, so "5 \text{ (or 6)}" would
 # otherwise be read as 5
