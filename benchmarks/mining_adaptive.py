@@ -33,7 +33,7 @@ from r3.tasks.countdown import CountdownTask
 from r3.types import Verdict
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "mining"))  # the test double lives there
-from simulate import CoinTask, SimulatedGenerator, coin_examples  # noqa: E402
+from simulate import CoinTask, SimulatedGenerator, coin_examples
 
 RATES = (0.1, 0.5, 0.9)
 
