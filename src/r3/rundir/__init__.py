@@ -293,7 +293,7 @@ def _decide(path: Path, kind: str, previous: dict[str, Any], identity: dict[str,
     names = previous[META_KEY].get("files", []) if work_files is None else list(work_files)
     if not any((path / _relative(n)).is_file() and (path / _relative(n)).stat().st_size > 0 for n in names):
         return False
-    raise R3Error(f"{path} holds a {kind} run with other settings ({'; '.join(differences)}); rerun with the same "
+    raise R3Error(f"{path} holds an r3 {kind} run with other settings ({'; '.join(differences)}); rerun with the same "
                   "arguments to resume, or pass --overwrite (deletes only that run's files), or choose another "
                   "output directory")
 
