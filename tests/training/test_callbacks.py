@@ -170,3 +170,16 @@ def test_samples_are_shown_at_the_first_logging_step_then_about_five_times_a_run
             shown.append(step)
         console._first_step = console._first_step or step
     assert shown == [10, 100, 200, 300, 400, 500]
+
+
+def test_metrics_file_on_resume_drops_the_steps_after_the_checkpoint(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from r3.training.callbacks import MetricsFile
+
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps({"step": s, "loss": 0.1}) + "\n" for s in (1, 2, 3)))
+    metrics = MetricsFile(tmp_path)
+    metrics.on_train_begin(None, SimpleNamespace(is_world_process_zero=True, global_step=2), None)
+    assert [r["step"] for r in read_jsonl(tmp_path / "metrics.jsonl")] == [1, 2]
+    metrics.on_train_begin(None, SimpleNamespace(is_world_process_zero=True, global_step=0), None)  # a fresh run
+    assert read_jsonl(tmp_path / "metrics.jsonl") == []
