@@ -232,3 +232,13 @@ def test_leftovers_of_a_killed_atomic_write_are_removed_on_resume(tmp_path):
     with open_run(tmp_path / "run") as run:
         assert run.resumed
     assert not stale.exists() and foreign.exists()
+
+
+def test_an_unwritable_place_is_one_line_naming_the_path():
+    if not os.path.isdir("/proc/self"):
+        pytest.skip("needs Linux /proc, a directory nobody can create entries in")
+    with pytest.raises(R3Error, match="cannot write /proc/r3-out") as error:
+        RunDir.open("/proc/r3-out", "test", IDENTITY)
+    assert "\n" not in str(error.value)
+    with pytest.raises(R3Error, match="/dev/null is not a directory"):
+        check_writable("/dev/null/out")
