@@ -65,7 +65,7 @@ def test_skip_bad_lines_counts_and_reports(tmp_path, capsys):
                  line("[]"))
     assert main(["verify", "--task", "function_calling", str(path), "--skip-bad-lines"]) == 0
     out = capsys.readouterr().out
-    assert "1/2 correct (accuracy 0.5000)" in out and "skipped 3 bad line(s)" in out
+    assert "1/2 correct (accuracy 0.5000)" in out and "skipped 3 bad row(s)" in out
     assert [json.loads(t)["line"] for t in (tmp_path / "c.verdicts.jsonl").read_text().splitlines()] == [1, 5]
 
 

@@ -89,3 +89,16 @@ def test_difference_interval_is_newcombes_and_contains_the_difference():
     assert low < d < high and d == pytest.approx(0.118)
     d2, low2, high2 = difference_interval(b, a)
     assert (d2, low2, high2) == pytest.approx((-d, -high, -low))
+
+
+def test_verifier_errors_are_counted_and_shown_only_when_there_are_some():
+    from r3.evaluation.tables import summary_rows
+
+    broken = Episode(0, "0", {}, ({"role": "user", "content": "q"},),
+                     (Attempt("t", 3, Verdict(False, "verifier error: ValueError: x", error=True)),
+                      Attempt("t", 3, Verdict(True, "ok"))), (Completion("why", 2),))
+    summary = summarize([broken, _episode(1, [True])], max_attempts=2)
+    assert summary["verifier_errors"] == 1
+    assert ("verifier errors", "1") in summary_rows(summary)
+    clean = summarize([_episode(1, [True])], max_attempts=2)
+    assert clean["verifier_errors"] == 0 and all(name != "verifier errors" for name, _ in summary_rows(clean))

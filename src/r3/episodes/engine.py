@@ -78,6 +78,7 @@ class _Draft:
     problem_id: str
     example: dict[str, Any]
     prompt: tuple[Message, ...]
+    instructions: tuple[str, str] = ("", "")  # (reflection, retry), the example's fields filled in
     attempts: list[Attempt] = field(default_factory=list)
     reflections: list[Completion] = field(default_factory=list)
     finish_reasons: list[str] = field(default_factory=list)
@@ -132,8 +133,6 @@ def run_episodes(
     """
     if problem_ids is not None and len(problem_ids) != len(examples):
         raise ValueError(f"got {len(problem_ids)} problem ids for {len(examples)} examples")
-    reflection_instruction = config.reflection_instruction or task.reflection_instruction
-    retry_instruction = config.retry_instruction or task.retry_instruction
     for batch_start in range(start_index, len(examples), config.batch_size):
         indices = range(batch_start, min(batch_start + config.batch_size, len(examples)))
         drafts = [
@@ -142,11 +141,11 @@ def run_episodes(
                 problem_id=str(problem_ids[i]) if problem_ids is not None else task.problem_id(examples[i], i),
                 example=examples[i],
                 prompt=tuple(task.prompt(examples[i])),
+                instructions=_instructions(task, config, examples[i]),
             )
             for i in indices
         ]
-        _run_batch(task, generator, drafts, config, batch_start, reflection_instruction, retry_instruction,
-                   on_phase or _no_hook)
+        _run_batch(task, generator, drafts, config, batch_start, on_phase or _no_hook)
         yield [draft.freeze() for draft in drafts]
 
 
@@ -156,13 +155,11 @@ def _run_batch(
     drafts: list[_Draft],
     config: EpisodeConfig,
     batch_start: int,
-    reflection_instruction: str,
-    retry_instruction: str,
     on_phase: Callable[[str, int], None],
 ) -> None:
     """Fill `drafts` in place: phase 1 for all, then reflect/retry rounds for those still unsolved."""
     retry_params = config.retry_params or config.attempt_params
-    layout = _Layout(generator, reflection_instruction, retry_instruction, config.strip_reasoning)
+    layout = _Layout(generator, config.strip_reasoning)
     _attempt_phase(task, layout, drafts, layout.first(drafts),
                    _phase_params(config.attempt_params, batch_start, phase=0))
     on_phase("first attempt", len(drafts))
@@ -182,6 +179,14 @@ def _run_batch(
         on_phase(f"retry {round_number}", len(open_drafts))
 
 
+def _instructions(task: Task, config: EpisodeConfig, example: dict[str, Any]) -> tuple[str, str]:
+    """The reflection and retry instructions of one example: the config's overrides, else the task's with the
+    example's fields filled in (`{reason}` stays for `r3.conversation`)."""
+    reflect, retry = task.instructions(example) if hasattr(task, "instructions") else (
+        task.reflection_instruction, task.retry_instruction)
+    return config.reflection_instruction or reflect, config.retry_instruction or retry
+
+
 def _no_hook(phase: str, count: int) -> None:
     """The default `on_phase`: nothing to report to."""
 
@@ -191,8 +196,6 @@ class _Layout:
     """Prompts of each phase from `r3.conversation`: token ids when the generator takes them, else messages."""
 
     generator: Generator
-    reflection_instruction: str
-    retry_instruction: str
     strip_reasoning: bool
 
     @property
@@ -211,7 +214,7 @@ class _Layout:
         return [self._build(d, retry_prompt_ids, retry_messages) for d in drafts]
 
     def _build(self, draft: _Draft, by_ids, by_messages):
-        instructions = (self.reflection_instruction, self.retry_instruction)
+        instructions = draft.instructions
         if self.by_ids:
             return by_ids(self.generator.template, draft.prompt, *draft.id_history(), *instructions,
                           strip_reasoning=self.strip_reasoning)

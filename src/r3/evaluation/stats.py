@@ -24,7 +24,8 @@ def summarize(episodes: list[Episode], max_attempts: int) -> dict[str, Any]:
     solved_at ({"1": count, ..., "unsolved": count}); n_attempts, n_reflections; mean_attempt_tokens,
     mean_first_attempt_tokens, mean_retry_tokens, mean_reflection_tokens (None where there is nothing to average);
     truncated_attempts and truncated_reflections (Proportion dicts: the share that stopped at their token budget,
-    finish_reason "length"; a truncated answer rarely verifies, so a high share means the budget is too small).
+    finish_reason "length"; a truncated answer rarely verifies, so a high share means the budget is too small);
+    verifier_errors (attempts whose verifier raised or timed out: counted as incorrect, see `r3.tasks.Task.verify`).
     """
     n = len(episodes)
     solved_at = [e.solved_at for e in episodes]
@@ -54,6 +55,7 @@ def summarize(episodes: list[Episode], max_attempts: int) -> dict[str, Any]:
         "mean_reflection_tokens": _mean(r.num_tokens for e in episodes for r in e.reflections),
         "truncated_attempts": _truncated(r for e in episodes for r in e.extra.get("attempt_finish_reasons", [])),
         "truncated_reflections": _truncated(r.finish_reason for e in episodes for r in e.reflections),
+        "verifier_errors": sum(bool(getattr(a.verdict, "error", False)) for e in episodes for a in e.attempts),
     }
 
 

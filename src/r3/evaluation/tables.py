@@ -21,6 +21,7 @@ METRIC_NAMES = {
     "mean_attempt_tokens": "attempt length (tokens)",
     "truncated_attempts": "truncated attempts",
     "truncated_reflections": "truncated reflections",
+    "verifier_errors": "verifier errors",
 }
 ACCURACIES = ("first_attempt", "within_two", "reflection_success_rate")
 LENGTHS = ("mean_reflection_tokens", "mean_attempt_tokens")
@@ -55,6 +56,8 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     rows = [(METRIC_NAMES["n_problems"], str(summary["n_problems"]))]
     rows += [(name, percent(p)) for name, p in proportions(summary)]
     rows += [(METRIC_NAMES[key], number(summary[key])) for key in LENGTHS]
+    if summary.get("verifier_errors"):  # shown only when the verifier failed: then it matters
+        rows.append((METRIC_NAMES["verifier_errors"], str(summary["verifier_errors"])))
     return rows
 
 
