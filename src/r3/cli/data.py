@@ -77,14 +77,14 @@ def _write_rows(rows, total: int, out: str, overwrite: bool, unit: str) -> None:
     from tqdm import tqdm
 
     from r3.errors import R3Error
-    from r3.rundir import dumps_line, write_atomic
+    from r3.rundir import check_writable, dumps_line, write_atomic
 
     path = Path(out)
     if path.is_symlink() or (path.exists() and not path.is_file()):
         raise R3Error(f"--out {path} exists and is not a regular file; r3 does not replace it")
     if path.exists() and not overwrite:
         raise R3Error(f"--out {path} already exists (pass --overwrite to replace it)")
-    if not path.parent.is_dir():
-        raise R3Error(f"--out {path}: folder {path.parent} does not exist")
+    check_writable(path.parent, "--out's folder")
+    path.parent.mkdir(parents=True, exist_ok=True)
     progress = tqdm(rows, total=total, unit=unit, disable=total < 1000, desc=f"writing {path.name}")
     write_atomic(path, b"".join(dumps_line(row) for row in progress))
