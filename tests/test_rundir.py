@@ -208,7 +208,7 @@ def test_model_fingerprint_changes_when_the_directory_is_replaced(tmp_path):
     assert fingerprint_model(str(model)) == before
     (model / "config.json").write_text('{"hidden": 65}')
     assert fingerprint_model(str(model))["config.json"]["sha256"] != before["config.json"]["sha256"]
-    assert fingerprint_model("org/name") == {"hub_id": "org/name", "revision": None}
+    assert fingerprint_model("org/name") == {"hub_id": "org/name"}
     (model / "report.md").write_text("a report written beside the model later")  # not part of the model
     assert "report.md" not in fingerprint_model(str(model))
     (model / "model.safetensors").write_bytes(b"weights")

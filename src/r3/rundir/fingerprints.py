@@ -41,7 +41,7 @@ def is_model_file(name: str) -> bool:
 
 def fingerprint_model(model: str) -> dict[str, Any]:
     """What identifies a model: the model files of a local directory (weights, config, tokenizer, template, code;
-    all its files when none of them is there), or, for a hub id, the cached snapshot's commit when there is one.
+    all its files when none of them is there), or, for a hub id, the id.
     A replaced or retrained model directory changes this; a report written beside the model does not."""
     path = Path(model).expanduser()
     if path.is_dir():
@@ -50,19 +50,9 @@ def fingerprint_model(model: str) -> dict[str, Any]:
         return {p.name: fingerprint_file(p) for p in chosen}
     if path.is_file():
         return {path.name: fingerprint_file(path)}
-    return {"hub_id": model, "revision": _cached_revision(model)}
-
-
-def _cached_revision(repo_id: str) -> str | None:
-    try:
-        from huggingface_hub import try_to_load_from_cache
-
-        found = try_to_load_from_cache(repo_id, "config.json")
-    except Exception:  # noqa: BLE001 - an invalid repo id or no hub library: the id alone identifies it
-        return None
-    if isinstance(found, str) and "/snapshots/" in found:
-        return found.split("/snapshots/")[1].split("/")[0]
-    return None
+    # A hub id stands for itself: its cached revision is unknown until the first run downloads it, so recording it
+    # would refuse every resumption of a first run. Download to a local directory to have the files checked.
+    return {"hub_id": model}
 
 
 def fingerprint_rows(rows: Iterable[Any]) -> dict[str, Any]:
