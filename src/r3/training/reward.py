@@ -21,6 +21,7 @@ Logged per step (through TRL's `log_metric`, averaged over processes, reported t
                               signal; TRL's own `frac_reward_zero_std` is the same over all processes)
     r3/reflection_tokens      mean reflection length in tokens;  r3/retry_tokens: mean retry length
     r3/retry_truncated        share of retries that stopped at attempt_max_new_tokens
+    r3/verifier_errors        share of retries whose verifier raised or timed out (judged incorrect, see Task.verify)
     r3/first_attempt_success  online mode only: share of first attempts that were already correct
 and per sample, in TRL's completions table (`log_completions: true`): retry, retry_correct, retry_reason.
 """
@@ -110,6 +111,7 @@ class RetryReward:
                 log_metric("r3/reflection_tokens", float(len(completion_ids[i])))
                 log_metric("r3/retry_tokens", float(len(ids)))
                 log_metric("r3/retry_truncated", float(len(ids) >= self.max_new_tokens))  # hit its token limit
+                log_metric("r3/verifier_errors", float(verdict.error))  # the verifier raised or timed out
         self.last_samples = samples
         if log_metric is not None:
             self._log_groups(rewards, skip, r3_attempt, problem_id, r3_first_correct is not None, log_metric)
