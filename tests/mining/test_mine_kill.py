@@ -85,7 +85,7 @@ def require_countdown_sample() -> None:
         pytest.skip("sample:countdown is not shipped yet (r3/sample_data/countdown.jsonl)")
 
 
-def kill_and_resume(tiny_model_dir: Path, out: Path, kills: int, seed: int) -> None:
+def kill_and_resume(tiny_model_dir: Path, out: Path, kills: int, seed: int, between=None) -> None:
     require_countdown_sample()
     rng = random.Random(seed)
     command = mine_command(tiny_model_dir, out)
@@ -97,14 +97,38 @@ def kill_and_resume(tiny_model_dir: Path, out: Path, kills: int, seed: int) -> N
         if after >= QUERIES:
             break
     assert landed >= 1, "every kill came after the run had finished: nothing was tested"
-    finish = subprocess.run(command, capture_output=True, text=True, timeout=300, env={**os.environ})
+    if between is not None:
+        between()
+    finish = subprocess.run(command, capture_output=True, text=True, timeout=300, env={**os.environ}, check=False)
     assert finish.returncode == 0, finish.stderr[-2000:]
     assert f"/{QUERIES} queries" in finish.stdout
     check_output(out)
 
 
-def test_sigkilled_mining_resumes_to_every_query_exactly_once(tiny_model_dir, tmp_path):
-    kill_and_resume(tiny_model_dir, tmp_path / "run", kills=1, seed=0)
+def test_sigkilled_mining_resumes_to_every_query_exactly_once(tiny_model_dir, tmp_path, capsys):
+    """Also: between the kill and the resumption, a replaced model directory is refused in one line."""
+    import shutil
+
+    model = Path(shutil.copytree(tiny_model_dir, tmp_path / "model"))
+    original = (model / "config.json").read_bytes()
+    out = tmp_path / "run"
+    kill_and_resume(model, out, kills=1, seed=0, between=lambda: refused_with_another_model(model, out, capsys))
+    assert (model / "config.json").read_bytes() == original
+
+
+def refused_with_another_model(model: Path, out: Path, capsys) -> None:
+    from r3.cli import main
+
+    original, stat = (model / "config.json").read_bytes(), (model / "config.json").stat()
+    (model / "config.json").write_text(json.dumps({**json.loads(original), "rope_theta": 12345.0}))
+    before = (out / "progress.jsonl").read_bytes()
+    capsys.readouterr()
+    assert main(mine_command(model, out)[3:]) == 2
+    error = capsys.readouterr().err
+    assert "model-files.config.json" in error and len(error.strip().splitlines()) == 1
+    assert (out / "progress.jsonl").read_bytes() == before  # refused before touching anything
+    (model / "config.json").write_bytes(original)
+    os.utime(model / "config.json", ns=(stat.st_atime_ns, stat.st_mtime_ns))  # the very same file again
 
 
 @pytest.mark.slow
