@@ -116,7 +116,7 @@ def check_shards(directories: Sequence[Path], free: frozenset[str] = frozenset()
         raise R3Error("no shard directories to merge (expected OUT/shard-I-of-N folders, or name them)")
     identities = [read_identity(d) for d in directories]
     for directory, identity in zip(directories, identities):
-        missing = [k for k in SHARD_FIELDS if k not in identity]
+        missing = [k for k in SHARD_FIELDS[:3] if k not in identity]  # shard_batch_size: evaluation only
         if missing:
             raise R3Error(f"{directory} is not a shard of a sharded run (run.json has no {missing[0]})")
     counts = {i["num_shards"] for i in identities}
@@ -205,8 +205,12 @@ def merge_when_complete(out: str | Path, count: int):
             return None
     try:
         return merge_mining_shards(out, shards)
-    except R3Error as error:  # another shard merged at the same moment (its lock), or a real problem: say so
-        logger.warning("shards of %s are finished but were not merged: %s; run `r3 mine merge %s`", out, error, out)
+    except R3Error as error:  # another shard merging at the same moment (its lock), or a real problem: say which
+        if (out / "progress.jsonl").exists():
+            logger.info("another shard is merging %s", out)
+        else:
+            logger.warning("shards of %s are finished but were not merged: %s; run `r3 mine merge %s`", out, error,
+                           out)
         return None
 
 
@@ -351,6 +355,9 @@ def merge_eval_when_complete(out: str | Path, count: int) -> dict[str, Any] | No
     try:
         return merge_eval_shards(out, shards)
     except R3Error as error:
+        if (out / "run.json").exists():
+            logger.info("another shard is merging %s", out)
+            return None
         logger.warning("evaluation shards of %s are finished but were not merged: %s; run `r3 eval merge %s`",
                        out, error, out)
         return None
