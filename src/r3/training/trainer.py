@@ -164,12 +164,13 @@ def run_training(config: TrainConfig, training: Any, *,
     `control_reward`: see `build_trainer`."""
     from r3.rundir import RunDir
 
-    checkpoint = resume_path(training, config_to_dict(config, training))
     output_dir = Path(training.output_dir)
-    # one training process group per output_dir: the main process locks it for the whole run (r3.rundir); the
-    # settings are checked against the checkpoints by resume_path, so the run directory's own identity is empty
+    # one training process group per output_dir: the main process locks it for the whole run (r3.rundir), before
+    # anything reads its checkpoints; the settings are checked against the checkpoints by resume_path, so the run
+    # directory's own identity is empty
     run = RunDir.open(output_dir, "train", {}) if training.process_index == 0 else None
     try:
+        checkpoint = resume_path(training, config_to_dict(config, training))
         trainer = build_trainer(config, training, control_reward=control_reward)
         if run is not None:
             run.write_atomic(RUN_CONFIG_FILE, yaml.safe_dump(config_to_dict(config, training), sort_keys=False,
