@@ -44,7 +44,7 @@ def test_no_learning_signal_raises_zero_spread_and_zero_gradient_at_the_kth_step
     assert raised == [(3, "zero_spread"), (3, "zero_grad")]
     text = "\n".join(caplog.messages)
     assert "no learning signal" in text and "Fix:" in text and "gradient norm 0" in text
-    assert all(len(line) <= 100 for line in text.splitlines())
+    assert all(len("WARNING " + line) <= 100 for line in text.splitlines())
 
 
 def test_a_streak_broken_by_one_healthy_step_does_not_alarm_and_a_new_streak_alarms_again() -> None:

@@ -24,7 +24,7 @@ logger = logging.getLogger("r3.train")
 
 TRUNCATED = 0.9  # "almost all": this share of reflections (or retries) hit their token limit
 EPSILON = 1e-12
-WRAP = 100  # warnings are wrapped to fit a terminal
+WRAP = 90  # warnings are wrapped to fit 100 columns with the level in front
 
 
 @dataclass(frozen=True)

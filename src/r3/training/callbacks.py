@@ -117,14 +117,14 @@ def varied(samples: list[Any], limit: int) -> list[Any]:
 
 
 def sample_lines(step: int, samples: list[Any], limit: int) -> list[str]:
-    """A few reflection -> retry pairs, one pair per three short lines (no line over ~150 characters)."""
+    """A few reflection -> retry pairs, one pair per three short lines (under 100 columns)."""
     lines = []
     for sample in varied(samples, limit):
         verdict = "solved" if sample.correct else "wrong"
         lines.append(f"  step {step}, problem {shorten(sample.problem_id, 30)}: retry {verdict} "
                      f"({shorten(sample.reason, 60)})")
-        lines.append(f"    reflection: {_flat(sample.reflection, 130)}")
-        lines.append(f"    retry:      {_flat(sample.retry, 130)}")
+        lines.append(f"    reflection: {_flat(sample.reflection, 80)}")
+        lines.append(f"    retry:      {_flat(sample.retry, 80)}")
     return lines
 
 

@@ -81,7 +81,7 @@ def _pct(p: dict[str, Any] | None) -> str:
 
 
 def summary_lines(summary: TrainSummary) -> list[str]:
-    """The lines the log shows at the end of training (each under ~150 characters, except the command)."""
+    """The lines the log shows at the end of training (under 100 columns; the command is continued with \\)."""
     from r3.training.callbacks import duration
 
     done = summary.steps - summary.first_step
@@ -93,19 +93,34 @@ def summary_lines(summary: TrainSummary) -> list[str]:
     elif summary.model_changed:
         lines.append("  model changed: yes (the trainable weights differ from the start)")
     else:
-        lines.append("  model changed: NO - the trainable weights are bit-identical to the start: this run trained "
-                     "nothing")
+        lines.append("  model changed: NO - the weights are bit-identical to the start: this run trained nothing")
     start, end = summary.start_steps, summary.end_steps
-    lines.append(f"  retry success: {_pct(summary.retry_success_start)} at steps {start[0]}-{start[1]} -> "
-                 f"{_pct(summary.retry_success_end)} at steps {end[0]}-{end[1]} (95% Wilson intervals)")
+    first, last = f"steps {start[0]}-{start[1]}:", f"steps {end[0]}-{end[1]}:"
+    width = max(len(first), len(last))
+    lines.append(f"  retry success, {first:<{width}} {_pct(summary.retry_success_start)}")
+    lines.append(f"  retry success, {last:<{width}} {_pct(summary.retry_success_end)}  (95% Wilson intervals)")
     a, b = summary.reflection_tokens_start, summary.reflection_tokens_end
     if a is not None and b is not None:
         lines.append(f"  reflection length: {a:.1f} -> {b:.1f} tokens (mean, same steps)")
     if summary.alarms:
         lines.append("  alarms: " + ", ".join(f"{a['name']} (step {a['step']})" for a in summary.alarms))
     if summary.eval_command:
-        lines.append(f"  measure it on held-out data: {summary.eval_command}")
+        lines.append("  measure it on held-out data:")
+        lines += ["    " + line for line in continued(summary.eval_command)]
     return lines
+
+
+def continued(command: str, width: int = 80) -> list[str]:
+    """A shell command cut between arguments into lines of about `width` characters, continued with \\."""
+    lines, current = [], ""
+    for word in shlex.split(command):
+        word = shlex.quote(word) if word != "r3" else word
+        if current and len(current) + len(word) + 3 > width and word.startswith("--"):
+            lines.append(current + " \\")
+            current = "    " + word
+        else:
+            current = f"{current} {word}" if current else word
+    return lines + [current]
 
 
 def held_out_split(split: str | None, limit: int | None) -> str | None:
