@@ -82,6 +82,7 @@ def test_a_run_with_a_learning_signal_raises_no_such_alarm(runs) -> None:
 def test_the_console_is_one_line_per_step_not_trls_dict(runs) -> None:
     _, logs = runs
     lines = logs["live"].splitlines()
+    assert all(len(line) <= 100 for line in logs["dead"].splitlines())  # alarms and the summary too
     step_lines = [line for line in lines if line.startswith("INFO ") and "  retry " in line and "/5 " in line]
     assert len(step_lines) == STEPS
     assert not any("'grad_norm'" in line or "{'loss'" in line for line in lines)

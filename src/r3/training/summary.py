@@ -21,6 +21,7 @@ import logging
 import math
 import re
 import shlex
+import textwrap
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -103,7 +104,8 @@ def summary_lines(summary: TrainSummary) -> list[str]:
     if a is not None and b is not None:
         lines.append(f"  reflection length: {a:.1f} -> {b:.1f} tokens (mean, same steps)")
     if summary.alarms:
-        lines.append("  alarms: " + ", ".join(f"{a['name']} (step {a['step']})" for a in summary.alarms))
+        text = "alarms: " + ", ".join(f"{a['name']} (step {a['step']})" for a in summary.alarms)
+        lines += textwrap.wrap(text, width=92, initial_indent="  ", subsequent_indent="    ")
     if summary.eval_command:
         lines.append("  measure it on held-out data:")
         lines += ["    " + line for line in continued(summary.eval_command)]
