@@ -22,11 +22,11 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "generation"))  # the model builder
-from real_models import MODELS, build_real_tiny  # noqa: E402
+from real_models import MODELS, build_real_tiny
 
-from r3.conversation import reflection_messages, reflection_prompt_ids, retry_messages, retry_prompt_ids  # noqa: E402
-from r3.generation.hf import HFGenerator  # noqa: E402
-from r3.types import SamplingParams  # noqa: E402
+from r3.conversation import reflection_messages, reflection_prompt_ids, retry_messages, retry_prompt_ids
+from r3.generation.hf import HFGenerator
+from r3.types import SamplingParams
 
 PROMPT = [{"role": "user", "content": "Make 24 from 3 5 8. Think in <think> </think> tags, then answer."}]
 THINK = "<think>\nI add them.\n</think>\n\n"
