@@ -159,10 +159,18 @@ def to_dataset(rows: list[dict[str, Any]]):
 
 
 def training_template(trainer: Any) -> ChatTemplate:
-    """The policy's chat template with GRPOConfig's `chat_template_kwargs`, ending turns at TRL's eos ids."""
+    """The policy's chat template with GRPOConfig's `chat_template_kwargs`, ending turns at TRL's eos ids.
+
+    TRL stops generating only at the model's generation-config eos ids and the tokenizer's eos; an end-of-turn token
+    missing there (Phi-3.5's `<|end|>` in a checkpoint without its generation_config.json) is said in the log."""
     tokenizer = trainer.processing_class
-    return ChatTemplate(tokenizer, trainer.chat_template_kwargs,
-                        stop_ids=end_of_turn_ids(tokenizer, trainer.eos_token_ids))
+    stop_ids = end_of_turn_ids(tokenizer, trainer.eos_token_ids)
+    missing = [tokenizer.convert_ids_to_tokens(i) for i in stop_ids if i not in trainer.eos_token_ids]
+    if missing:
+        logger.warning("TRL will not stop generating at %s: the model's generation_config.json does not list it as "
+                       "an eos token id; add it there so reflections and retries end with their turn",
+                       ", ".join(missing))
+    return ChatTemplate(tokenizer, trainer.chat_template_kwargs, stop_ids=stop_ids)
 
 
 def attempt_ids(template: ChatTemplate, row: dict[str, Any]) -> list[int]:
