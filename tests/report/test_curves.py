@@ -39,9 +39,10 @@ def test_every_panel_is_labelled_and_starts_at_zero(tmp_path: Path, figures: lis
     assert figure._suptitle.get_text() == "run-a: countdown | m"
     for axis in figure.axes:
         assert axis.get_xlabel() == "training step" and axis.get_ylabel() and axis.get_title()
-        assert axis.get_ylim()[0] == 0
+        low, high = axis.get_ylim()
+        assert -0.05 * high < low <= 0  # from 0, with a small margin that keeps a line at 0 visible
     success, length = figure.axes[0], figure.axes[1]
-    assert success.get_ylim()[1] == 1.0
+    assert success.get_ylim()[1] == pytest.approx(1.03)
     assert length.get_ylim()[1] > 12.5  # 11.6-12.5 tokens drawn from 0: a one-token drift looks like one
     assert list(success.lines[0].get_xdata()) == list(range(1, 11))
 

@@ -3,8 +3,8 @@
     plot_training_curves({"run-a": records_a, "run-b": records_b}, Path("curves.png"), title="countdown | Qwen2.5")
 
 `records` are logged metric records (OUTPUT_DIR/metrics.jsonl, or TRL's `log_history`), each with a `step`. Every
-panel's y axis starts at 0 (shares run to 1), so a one-token drift in reflection length looks like one; a panel
-with nothing logged says so instead of drawing empty axes.
+panel's y axis starts at 0 (shares run to 1; a 3% margin keeps lines at 0 or 1 off the frame), so a one-token drift
+in reflection length looks like one; a panel with nothing logged says so instead of drawing empty axes.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ def plot_training_curves(runs: dict[str, Records], path: str | Path, title: str)
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     figure, axes = plt.subplots(2, 2, figsize=(11, 7.2))
     plotted = False
@@ -58,10 +59,13 @@ def plot_training_curves(runs: dict[str, Records], path: str | Path, title: str)
                 axis.plot(steps, values, marker="." if len(steps) < 60 else None, label=label)
                 plotted = True
         axis.set(title=name, xlabel="training step", ylabel=ylabel)
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole numbers
         axis.grid(alpha=0.3)
         if axis.lines:
             high = max(max(line.get_ydata()) for line in axis.lines)
-            axis.set_ylim(0, top if top is not None else max(high * 1.1, 1e-9))
+            limit = top if top is not None else (high * 1.1 if high > 0 else 1.0)
+            # from 0, with a 3% margin each side so a line at 0 (or at 1) is not hidden under the frame
+            axis.set_ylim(-0.03 * limit, limit * 1.03)
             if len(runs) > 1:
                 axis.legend(fontsize="small")
         else:
