@@ -155,6 +155,8 @@ class ChatTemplate:
         if start < 0:
             raise R3Error("the chat template dropped an assistant turn; r3 cannot lay out reflect/retry turns with it")
         start += len(_SENTINEL)
+        if not getattr(self.tokenizer, "is_fast", True):  # slow tokenizers give no offsets
+            return self.encode_text(text[start:])
         encoded = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
         for index, (begin, _end) in enumerate(encoded["offset_mapping"]):
             if begin == start:
