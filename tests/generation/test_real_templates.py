@@ -236,3 +236,19 @@ def test_show_prompts_prints_what_the_model_reads(generators) -> None:
     assert shown["retry"]["text"].startswith(shown["reflection"]["text"].rsplit("<|im_start|>assistant", 1)[0])
     assert ATTEMPT in shown["reflection"]["text"] and REFLECTION in shown["retry"]["text"]
     assert shown["attempt"]["ids"] == ChatTemplate(tokenizer).encode(PROMPT)
+
+
+def test_show_task_prompts_loads_only_the_tokenizer(generators) -> None:
+    from r3.generation.templates import show_task_prompts
+    from r3.tasks import get_task
+
+    task = get_task("countdown")
+    example = task.load("sample:countdown", None, 1)[0]
+    model = generators["llama-3.2-1b-instruct"].tokenizer.name_or_path
+    shown = show_task_prompts(model, task, example, attempt="<answer>1 + 2</answer>", reflection="Use all numbers.")
+    assert "<answer>1 + 2</answer>" in shown["reflection"]["text"]
+    assert shown["reflection"]["text"].endswith(
+        task.reflection_instruction + "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n")
+    shown = show_task_prompts(model, task, example, reflection_instruction="Wrong: {reason}")
+    assert task.verify(example, "(the first attempt)").reason in shown["reflection"]["text"]
+    assert shown["retry"]["text"].count(f"Today Date: {DEFAULT_DATE_STRING}") == 1

@@ -223,3 +223,23 @@ def show_prompts(tokenizer: Any, prompt: Sequence[Message], *, reflection_instru
     }
     return {step: {"text": tokenizer.decode(step_ids, skip_special_tokens=False), "ids": step_ids}
             for step, step_ids in ids.items()}
+
+
+def show_task_prompts(model: str, task: Any, example: dict[str, Any], *,
+                      chat_template_kwargs: dict[str, Any] | None = None, strip_reasoning: bool = False,
+                      reflection_instruction: str | None = None, retry_instruction: str | None = None,
+                      attempt: str = "(the first attempt)", reflection: str = "(the reflection)",
+                      trust_remote_code: bool = False) -> dict[str, dict[str, Any]]:
+    """`show_prompts` for a model given by name (only its tokenizer is loaded) and one normalized task example; the
+    instructions default to the task's, the reason to what the task's verifier says about `attempt`."""
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError) as error:
+        raise R3Error(f"cannot load the tokenizer of model '{model}': {str(error).splitlines()[0][:200]}") from None
+    return show_prompts(tokenizer, task.prompt(example), attempt=attempt, reflection=reflection,
+                        reason=task.verify(example, attempt).reason,
+                        reflection_instruction=reflection_instruction or task.reflection_instruction,
+                        retry_instruction=retry_instruction or task.retry_instruction,
+                        chat_template_kwargs=chat_template_kwargs, strip_reasoning=strip_reasoning)
