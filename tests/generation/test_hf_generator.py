@@ -156,6 +156,17 @@ def test_mixed_stops_in_one_batch(generator):
             assert completion.num_tokens == 12
         if completion.num_tokens == 1:
             assert completion.text == ""
+        # token_ids: the generated ids without the stop token (and never the padding after it)
+        assert len(completion.token_ids) == completion.num_tokens - (completion.finish_reason == "stop")
+        assert generator.tokenizer.decode(list(completion.token_ids), skip_special_tokens=True) == completion.text
+        assert not set(completion.token_ids) & set(generator.stop_token_ids)
+
+
+def test_generate_ids_is_generate_on_the_rendered_prompt(generator):
+    prompts, params = make_prompts(3), SamplingParams(n=2, temperature=1.0, max_new_tokens=6, seed=3)
+    assert generator.generate_ids(generator.encode(prompts), params) == generator.generate(prompts, params)
+    assert generator.encode(prompts)[0] == generator.tokenizer(generator.render(prompts[0]),
+                                                               add_special_tokens=False)["input_ids"]
 
 
 def test_stop_ids_include_tokenizer_generation_config_and_im_end(generator):
