@@ -183,3 +183,28 @@ def test_metrics_file_on_resume_drops_the_steps_after_the_checkpoint(tmp_path: P
     assert [r["step"] for r in read_jsonl(tmp_path / "metrics.jsonl")] == [1, 2]
     metrics.on_train_begin(None, SimpleNamespace(is_world_process_zero=True, global_step=0), None)  # a fresh run
     assert read_jsonl(tmp_path / "metrics.jsonl") == []
+
+
+def test_the_card_trl_writes_at_checkpoints_and_on_push_to_hub_is_r3s(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from r3.training import model_card
+
+    (tmp_path / "train_summary.json").write_text(json.dumps({
+        "steps": 1750, "seconds": 7200.0, "model_changed": True, "eval_command": "r3 eval --model ORG/r3-qwen ...",
+        "retry_success_start": {"correct": 20, "n": 256, "accuracy": 0.078, "low": 0.05, "high": 0.12},
+        "retry_success_end": {"correct": 90, "n": 256, "accuracy": 0.352, "low": 0.29, "high": 0.41},
+        "reflection_tokens_start": 80.0, "reflection_tokens_end": 41.5}))
+    trainer = SimpleNamespace(args=SimpleNamespace(output_dir=str(tmp_path)), is_world_process_zero=lambda: True)
+    config = {"model": "Qwen/Qwen2.5-1.5B-Instruct", "task": "countdown", "data": "runs/mine", "split": None,
+              "learning_rate": 5e-7, "max_steps": 1750, "beta": 0.001, "num_generations": 8}
+    model_card.install(trainer, config)
+    trainer.create_model_card(model_name="r3-qwen", dataset_name=None, tags=None)  # what TRL and push_to_hub call
+    card = (tmp_path / "README.md").read_text()
+    assert card.startswith("---\nlibrary_name: transformers\n")
+    assert "base_model: Qwen/Qwen2.5-1.5B-Instruct" in card and "# r3-qwen" in card
+    for part in ("arXiv 2505.24726", "task: `countdown`", "data: `runs/mine`", "learning_rate 5e-07",
+                 "steps: 1750 (120.0 minutes)", "7.8% [5.0, 12.0] (20/256) at the start -> 35.2%",
+                 "reflection length: 80.0 -> 41.5 tokens", "r3 eval --model ORG/r3-qwen", "@article{bensal2025reflect"):
+        assert part in card, part
+    assert "None" not in card.split("## Citation")[0]
