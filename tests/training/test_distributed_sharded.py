@@ -14,6 +14,7 @@ tests/training/test_distributed_sharded.py`).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -26,26 +27,40 @@ from train_fakes import write_failures, write_words
 from transformers import AutoModelForCausalLM
 
 REPO = Path(__file__).resolve().parents[2]
-FSDP_CONFIG = REPO / "src" / "r3" / "configs" / "accelerate" / "cpu_2proc_fsdp.yaml"  # configs/ links here
+ACCELERATE = REPO / "src" / "r3" / "configs" / "accelerate"  # configs/accelerate links here
+LAUNCH = {"fsdp": ACCELERATE / "cpu_2proc_fsdp.yaml", "zero3": ACCELERATE / "cpu_2proc_zero3.yaml"}
+TYPES = {"fsdp": "DistributedType.FSDP", "zero3": "DistributedType.DEEPSPEED"}
+needs_deepspeed = pytest.mark.skipif(importlib.util.find_spec("deepspeed") is None,
+                                     reason="DeepSpeed is not installed (pip install deepspeed; CPU: DS_ACCELERATOR=cpu)")
 
 SHIM = '''
 import atexit, functools, json, os
 
-if os.environ.get("R3_TEST_SHARDED_ON_CPU") == "fsdp" and "RANK" in os.environ:
+MODE = os.environ.get("R3_TEST_SHARDED_ON_CPU")
+if MODE in ("fsdp", "zero3") and "RANK" in os.environ:
     import accelerate.state as _state
     from accelerate.utils import DistributedType
 
     _init = _state.AcceleratorState.__init__
 
-    def _fsdp_on_cpu(self, *args, fsdp_plugin=None, **kwargs):
-        _init(self, *args, fsdp_plugin=fsdp_plugin, **kwargs)
-        if fsdp_plugin is not None:
-            self.fsdp_plugin = fsdp_plugin
-        if getattr(self, "fsdp_plugin", None) is not None and self.distributed_type == DistributedType.MULTI_CPU:
-            self.distributed_type = DistributedType.FSDP
-            _state.PartialState._shared_state["distributed_type"] = DistributedType.FSDP
+    def _sharded_on_cpu(self, *args, fsdp_plugin=None, deepspeed_plugin=None, **kwargs):
+        _init(self, *args, fsdp_plugin=fsdp_plugin, deepspeed_plugin=deepspeed_plugin, **kwargs)
+        if MODE == "fsdp":
+            if fsdp_plugin is not None:
+                self.fsdp_plugin = fsdp_plugin
+            if getattr(self, "fsdp_plugin", None) is not None and self.distributed_type == DistributedType.MULTI_CPU:
+                self.distributed_type = DistributedType.FSDP
+                _state.PartialState._shared_state["distributed_type"] = DistributedType.FSDP
+        elif deepspeed_plugin is not None and self.distributed_type == DistributedType.MULTI_CPU:
+            # what accelerate's own DeepSpeed branch does, which it skips for `cpu`
+            self.distributed_type = DistributedType.DEEPSPEED
+            _state.PartialState._shared_state["distributed_type"] = DistributedType.DEEPSPEED
+            deepspeed_plugin.set_mixed_precision(self._mixed_precision)
+            deepspeed_plugin.select(_from_accelerator_state=True)
+            self.deepspeed_plugins = deepspeed_plugin
+            self._mixed_precision = "no"
 
-    _state.AcceleratorState.__init__ = _fsdp_on_cpu
+    _state.AcceleratorState.__init__ = _sharded_on_cpu
 
     from trl.trainer.grpo_trainer import GRPOTrainer
 
@@ -55,10 +70,12 @@ if os.environ.get("R3_TEST_SHARDED_ON_CPU") == "fsdp" and "RANK" in os.environ:
     @functools.wraps(_generate)  # r3's TRL adapter checks this method's signature
     def _counted(self, *args, **kwargs):
         _record["calls"] += 1
-        # decoder layers hold DTensor shards; the root module (embeddings, final norm) stays gathered between its
-        # forward and backward by FSDP2's design, so it is left out of the check
+        # FSDP2: decoder layers hold DTensor shards (the root module, embeddings and final norm, stays gathered
+        # between its forward and backward by FSDP2's design, so it is left out); ZeRO-3: every parameter is
+        # partitioned (DeepSpeed marks it with ds_id)
         layers = [p for n, p in self.model_wrapped.named_parameters() if ".layers." in n]
-        _record["sharded"] = bool(layers) and all(hasattr(p, "device_mesh") for p in layers)
+        mark = "device_mesh" if MODE == "fsdp" else "ds_id"
+        _record["sharded"] = bool(layers) and all(hasattr(p, mark) for p in layers)
         _record["distributed_type"] = str(self.accelerator.distributed_type)
         return _generate(self, *args, **kwargs)
 
@@ -87,35 +104,36 @@ def write_config(path: Path, model_dir: Path, data: Path, out: Path, **extra) ->
     return path
 
 
-def launch_sharded(config: Path, tmp_path: Path) -> tuple[subprocess.CompletedProcess, list[dict]]:
+def launch_sharded(config: Path, tmp_path: Path, mode: str = "fsdp") -> tuple[subprocess.CompletedProcess, list[dict]]:
     shim = tmp_path / "shim"
     shim.mkdir()
     (shim / "sitecustomize.py").write_text(SHIM, encoding="utf-8")
     records = tmp_path / "records"
     records.mkdir()
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(shim), str(Path(__file__).parent)]),
-               OMP_NUM_THREADS="1", TRL_EXPERIMENTAL_SILENCE="1", R3_TEST_SHARDED_ON_CPU="fsdp",
-               R3_TEST_RECORD_DIR=str(records))
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(FSDP_CONFIG),
+    path = [str(shim), str(Path(__file__).parent), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(path), OMP_NUM_THREADS="1", TRL_EXPERIMENTAL_SILENCE="1",
+               R3_TEST_SHARDED_ON_CPU=mode, R3_TEST_RECORD_DIR=str(records), DS_ACCELERATOR="cpu")
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(LAUNCH[mode]),
                "-m", "r3", "train", "--config", str(config)]
-    result = subprocess.run(command, check=False, env=env, capture_output=True, text=True, timeout=900)
+    # DeepSpeed compiles its CPU communication op on first use (minutes on 2 cores), hence the long timeout
+    result = subprocess.run(command, check=False, env=env, capture_output=True, text=True, timeout=1500)
     found = [json.loads(p.read_text()) for p in sorted(records.glob("rank*.json"))]
     return result, found
 
 
 def assert_trained_and_reloads(before: Path, out: Path) -> None:
     final = AutoModelForCausalLM.from_pretrained(out)
-    checkpoint = AutoModelForCausalLM.from_pretrained(out / "checkpoint-2")  # the FSDP checkpoint reloads
+    checkpoint = AutoModelForCausalLM.from_pretrained(out / "checkpoint-2")  # the sharded run's checkpoint reloads
     start = AutoModelForCausalLM.from_pretrained(before)
     assert any(not torch.equal(p, q) for p, q in zip(start.parameters(), final.parameters())), "nothing trained"
     assert all(torch.equal(p, q) for p, q in zip(final.parameters(), checkpoint.parameters()))
 
 
-def assert_sharded_and_in_step(result: subprocess.CompletedProcess, records: list[dict]) -> None:
+def assert_sharded_and_in_step(result: subprocess.CompletedProcess, records: list[dict], mode: str = "fsdp") -> None:
     assert result.returncode == 0, result.stderr[-4000:]
     assert "DDP constructor" not in result.stderr  # no silent fallback to data parallelism
     assert len(records) == 2, f"expected a record per process, got {records}\n{result.stderr[-2000:]}"
-    assert all(r["distributed_type"] == "DistributedType.FSDP" and r["sharded"] for r in records), records
+    assert all(r["distributed_type"] == TYPES[mode] and r["sharded"] for r in records), records
     # 2 steps x (TRL's reflections + r3's retries) = 4 calls on each process, the same on both
     assert records[0]["calls"] == records[1]["calls"] == 4, records
 
@@ -142,4 +160,28 @@ def test_fsdp2_online_two_processes(tiny_model_dir: Path, tmp_path: Path) -> Non
     assert all(r["distributed_type"] == "DistributedType.FSDP" and r["sharded"] for r in records), records
     metrics = [json.loads(line) for line in (tmp_path / "out" / "metrics.jsonl").read_text().splitlines()]
     assert any("r3/first_attempt_success" in m for m in metrics)
+    assert_trained_and_reloads(tiny_model_dir, tmp_path / "out")
+
+
+@pytest.mark.slow
+@needs_deepspeed
+def test_zero3_offline_two_processes(tiny_model_dir: Path, tmp_path: Path) -> None:
+    data = write_failures(tmp_path / "failures.jsonl", count=4)
+    config = write_config(tmp_path / "c.yaml", tiny_model_dir, data, tmp_path / "out")
+    result, records = launch_sharded(config, tmp_path, mode="zero3")
+    assert_sharded_and_in_step(result, records, mode="zero3")
+    assert (tmp_path / "out" / "checkpoint-2" / "global_step2").is_dir()  # DeepSpeed's own checkpoint, for resuming
+    assert_trained_and_reloads(tiny_model_dir, tmp_path / "out")
+
+
+@pytest.mark.slow
+@needs_deepspeed
+def test_zero3_online_two_processes(tiny_model_dir: Path, tmp_path: Path) -> None:
+    data = write_words(tmp_path / "words.jsonl", ["river", "stone", "cloud", "bread"])
+    config = write_config(tmp_path / "c.yaml", tiny_model_dir, data, tmp_path / "out", mode="online",
+                          shuffle_dataset=False)
+    result, records = launch_sharded(config, tmp_path, mode="zero3")
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert len(records) == 2 and records[0]["calls"] == records[1]["calls"] > 0, records
+    assert all(r["distributed_type"] == TYPES["zero3"] and r["sharded"] for r in records), records
     assert_trained_and_reloads(tiny_model_dir, tmp_path / "out")
