@@ -212,6 +212,11 @@ PAGE_COMMANDS: dict[str, tuple[str, ...]] = {
     "docs/forgetting.md": ("forgetting",),
     "docs/demo.md": ("demo",),
     "docs/countdown.md": ("data", "verify", "eval"),
+    "docs/tasks.md": ("verify", "eval", "mine"),
+    "docs/generation.md": ("eval", "mine", "prompt", "tiny-model"),
+    "docs/runs.md": ("eval", "mine", "train", "forgetting"),
+    "docs/install.md": ("eval", "mine", "train"),
+    "README.md": tuple(COMMANDS),
 }
 # options a page names that belong to another program, or stand for any option
 NOT_R3_OPTIONS: dict[str, str] = {
@@ -219,6 +224,7 @@ NOT_R3_OPTIONS: dict[str, str] = {
     "--field_name": "stands for any option", "--help": "every command's", "--config": "every command's",
     "--task-option": "every task command's KEY=VALUE form", "--compare": "r3 eval --compare A B, handed to r3 compare",
     "--config_file": "accelerate launch's", "--logdir": "tensorboard's",
+    "--index-url": "pip's", "--version": "r3's own", "--verbose": "r3's own",
     "--first-attempts": "scripts/build_demo_model.py's", "--p-solve": "scripts/build_demo_model.py's",
 }
 # option named in prose -> the wiring it waits for (strict xfail: remove the entry once it parses)
