@@ -124,3 +124,11 @@ def test_shards_cover_every_example_once() -> None:
     shares = [shard_examples(examples, Shard(i, 3)) for i in range(3)]
     assert shares == [[0, 3, 6, 9], [1, 4, 7], [2, 5, 8]]
     assert shard_examples(examples, None) == examples
+
+
+def test_merge_refuses_a_mix_of_shard_counts(tmp_path: Path, config) -> None:
+    out = tmp_path / "sharded"
+    mine_shard(config(out), Shard(0, 2), generator=SimulatedGenerator())
+    mine_shard(config(out), Shard(1, 3), generator=SimulatedGenerator())
+    with pytest.raises(R3Error, match=r"different num_shards: \[2, 3\]"):
+        merge_mining_shards(out)
