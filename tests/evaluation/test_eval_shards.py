@@ -13,6 +13,7 @@ from r3.evaluation.config import EvalConfig
 from r3.evaluation.run import evaluate
 from r3.generation.hf import HFGenerator
 from r3.sharding import Shard, evaluate_shard, merge_eval_shards
+from r3.types import Completion
 
 
 class Interrupted(Exception):
@@ -40,6 +41,22 @@ class CrashAfter:
         return counted
 
 
+class CallSeeded:
+    """A stand-in model that samples like `generate` with one seed per call: each output depends on the call's seed,
+    the prompt's position in the call and its text, so a shard that ran other batches would give other episodes."""
+
+    def generate(self, prompts, params):
+        import random
+
+        outputs = []
+        for position, prompt in enumerate(prompts):
+            rng = random.Random(f"{params.seed}/{position}/{prompt[-1]['content']}")
+            tokens = rng.randint(1, params.max_new_tokens)
+            text = f"<answer> {rng.randint(1, 99)} + {rng.randint(1, 99)} </answer>" if rng.random() < 0.5 else "no"
+            outputs.append([Completion(text, tokens, "stop")])
+        return outputs
+
+
 def settings(out: Path, model: Path) -> EvalConfig:
     return EvalConfig(model=str(model), task="countdown", data="sample:countdown", limit=10, out=str(out),
                       batch_size=2, temperature=1.0, seed=3, attempt_max_new_tokens=12, reflection_max_new_tokens=8,
@@ -48,6 +65,19 @@ def settings(out: Path, model: Path) -> EvalConfig:
 
 def episodes(out: Path) -> list[dict]:
     return [json.loads(line) for line in (out / "episodes.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+def test_eval_shards_merge_to_the_unsharded_run_with_a_call_seeded_model(tmp_path: Path) -> None:
+    def config(out: Path) -> EvalConfig:
+        return EvalConfig(model="sim", task="countdown", data="sample:countdown", limit=23, out=str(out),
+                          batch_size=4, temperature=1.0, seed=5, progress=False)
+
+    whole = evaluate(config(tmp_path / "whole"), generator=CallSeeded())
+    out = tmp_path / "sharded"
+    results = [evaluate_shard(config(out), Shard(i, 4), generator=CallSeeded()) for i in (3, 1, 0, 2)]
+    assert results[:3] == [None, None, None] and results[3] is not None  # the last one merged
+    assert episodes(out) == episodes(tmp_path / "whole")
+    assert results[3]["summary"] == whole.record["summary"]
 
 
 @pytest.mark.slow  # 143 s on the loaded shared 2-core machine (four evaluations of the tiny model)
