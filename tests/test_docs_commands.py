@@ -235,24 +235,28 @@ PENDING_OPTIONS: dict[str, str] = {
 
 
 @functools.cache
-def _options_of(command: str) -> frozenset[str]:
-    """Every option string of `r3 COMMAND`, with dashes and with underscores."""
+def _parser(command: str):
+    """The parser `r3 COMMAND` uses (the first generator's, for `r3 data`)."""
     from r3.config.parser import ConfigParser
 
     module = importlib.import_module(f"r3.cli.{COMMANDS[command]}")
     if command == "train":
         from r3.training.config import train_parser
 
-        parser = train_parser(cuda=False)
-    elif hasattr(module, "parser"):
-        parser = module.parser()
-    else:
-        classes = [value for _, value in sorted(getattr(module, "GENERATORS", {}).items())]
-        config_class = classes[0][0] if classes else next(
-            value for key, value in vars(module).items()
-            if key.endswith("Config") and isinstance(value, type) and key != "CommandConfig")
-        parser = ConfigParser([config_class], prog=f"r3 {command}")
-    options = {option for action in parser._actions for option in action.option_strings}
+        return train_parser(cuda=False)
+    if hasattr(module, "parser"):
+        return module.parser()
+    classes = [value for _, value in sorted(getattr(module, "GENERATORS", {}).items())]
+    config_class = classes[0][0] if classes else next(
+        value for key, value in vars(module).items()
+        if key.endswith("Config") and isinstance(value, type) and key != "CommandConfig")
+    return ConfigParser([config_class], prog=f"r3 {command}")
+
+
+@functools.cache
+def _options_of(command: str) -> frozenset[str]:
+    """Every option string of `r3 COMMAND`, with dashes and with underscores."""
+    options = {option for action in _parser(command)._actions for option in action.option_strings}
     return frozenset(options | {o.replace("_", "-") for o in options} | {o.replace("-", "_") for o in options})
 
 
@@ -289,3 +293,64 @@ def test_options_named_in_the_prose_exist(page: str, number: int, option: str, c
     commands = (command,) if command else PAGE_COMMANDS[page]
     assert option in set().union(*(_options_of(command) for command in commands)), (
         f"{page}:{number}: {option} is not an option of {' or '.join('r3 ' + c for c in commands)}")
+
+
+def _parser_defaults(command: str) -> dict[str, object]:
+    """`--option-name` -> default, for every option of `r3 COMMAND`."""
+    return {option.replace("_", "-"): action.default for action in _parser(command)._actions
+            for option in action.option_strings}
+
+
+def _documented_default(text: str) -> tuple[bool, object]:
+    """(checkable, value) of a table's default cell: numbers, off/on/false/true/none, `literal`, "required"."""
+    text = text.strip()
+    words = {"off": False, "false": False, "on": True, "true": True, "none": None, "required": None}
+    if text in words:
+        return True, words[text]
+    if re.fullmatch(r"`[^`]+`", text):
+        return True, text.strip("`")
+    number = re.match(r"-?\d+(\.\d+)?(e-?\d+)?(?=$|\s)", text)
+    return (True, float(number.group())) if number else (False, None)
+
+
+def _same_default(documented: object, actual: object) -> bool:
+    if isinstance(documented, float) and not isinstance(actual, bool):
+        try:
+            return float(actual) == documented  # "32" (a str field that also takes "auto") counts as 32
+        except (TypeError, ValueError):
+            return False
+    if isinstance(actual, list) and len(actual) == 1:
+        actual = actual[0]
+    return documented == actual or (isinstance(actual, str) and documented == actual.lower())
+
+
+def _table_defaults(page: str) -> list[tuple[int, str, str]]:
+    """(line, option, default cell) of option-table rows: `| `--a`, `--b` | 1, 2 | meaning |` (or field names)."""
+    rows = []
+    for number, line in enumerate((ROOT / page).read_text(encoding="utf-8").splitlines(), 1):
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) < 3 or not cells[0].startswith("`"):
+            continue
+        names = [name.split()[0] for name in re.findall(r"`([^`]+)`", cells[0])]
+        values = [value for value in re.split(r",\s+", cells[1])]
+        if len(names) == len(values):
+            rows += [(number, "--" + name.lstrip("-").replace("_", "-"), value) for name, value in zip(names, values)]
+    return rows
+
+
+TABLE_DEFAULTS = [(page, number, option, value) for page in ("docs/eval.md", "docs/mining.md",
+                                                             "docs/forgetting.md", "docs/training.md")
+                  for number, option, value in _table_defaults(page) if _documented_default(value)[0]
+                  and any(option in _options_of(command) for command in PAGE_COMMANDS[page])]  # not other tables
+
+
+@pytest.mark.parametrize(("page", "number", "option", "value"), TABLE_DEFAULTS,
+                         ids=[f"{page}:{number}:{option}" for page, number, option, _ in TABLE_DEFAULTS])
+def test_option_tables_show_the_real_defaults(page: str, number: int, option: str, value: str) -> None:
+    """A default in an option table is the parser's default (`--help` shows the same)."""
+    defaults = {}
+    for command in PAGE_COMMANDS[page]:
+        defaults = {**_parser_defaults(command), **defaults}
+    documented = _documented_default(value)[1]
+    assert _same_default(documented, defaults[option]), (
+        f"{page}:{number}: the table says {option} defaults to {value}; the code: {defaults[option]!r}")
