@@ -28,8 +28,9 @@ from r3.errors import R3Error
 
 ROOT = Path(__file__).resolve().parents[1]
 FENCE = re.compile(r"^\s*(```|~~~)")
-# `r3 CMD`, `python -m r3 CMD`, `accelerate launch ... -m r3 CMD`: the tokens from CMD on are the command's argv
-R3_START = re.compile(r"(?:^|[\s;&|(`$])(?:(?:\S*python\S*\s+)?-m\s+)?r3\s+(?=[a-z-]+\b)")
+# `r3 CMD`, `.venv/bin/r3 CMD`, `python -m r3 CMD`, `accelerate launch ... -m r3 CMD`: the tokens from CMD on are
+# the command's argv
+R3_START = re.compile(r"(?:^|[\s;&|(`$]|bin/)(?:(?:\S*python\S*\s+)?-m\s+)?r3\s+(?=[a-z-]+\b)")
 
 # pattern in a command line -> why a command holding it cannot parse (a placeholder, not a real value)
 PLACEHOLDERS: dict[str, str] = {
