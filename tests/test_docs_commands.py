@@ -360,3 +360,13 @@ def test_option_tables_show_the_real_defaults(page: str, number: int, option: st
     documented = _documented_default(value)[1]
     assert _same_default(documented, defaults[option]), (
         f"{page}:{number}: the table says {option} defaults to {value}; the code: {defaults[option]!r}")
+
+
+def test_every_recipe_the_docs_name_exists() -> None:
+    """`configs/....yaml` named anywhere in the docs is a shipped recipe (NAME, FILE... are placeholders)."""
+    named = {(path.relative_to(ROOT), match) for path in doc_files()
+             for match in re.findall(r"configs/[\w./-]+\.yaml", path.read_text(encoding="utf-8"))
+             if not re.search(r"[A-Z]{3,}", match)}
+    assert named, "the docs name no recipe: the pattern is broken"
+    missing = sorted(f"{page}: {recipe}" for page, recipe in named if not (ROOT / recipe).is_file())
+    assert not missing, f"recipes named in the docs that do not exist: {missing}"
