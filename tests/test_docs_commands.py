@@ -162,9 +162,7 @@ def parse_command(argv: list[str]) -> None:
 
 # text in a command line -> the wiring it waits for: the line is expected to fail until then (strict: once it
 # parses, the test fails so that the entry is removed)
-PENDING: dict[str, str] = {
-    "--num_shards": "num_shards/shard_index (r3.sharding.resolve_shard) are not yet fields of EvalConfig/MineConfig",
-}
+PENDING: dict[str, str] = {}
 
 COMMAND_LINES = doc_commands()
 
@@ -234,10 +232,7 @@ NOT_R3_OPTIONS: dict[str, str] = {
     "--first-attempts": "scripts/build_demo_model.py's", "--p-solve": "scripts/build_demo_model.py's",
 }
 # option named in prose -> the wiring it waits for (strict xfail: remove the entry once it parses)
-PENDING_OPTIONS: dict[str, str] = {
-    "--num_shards": PENDING["--num_shards"],
-    "--shard_index": PENDING["--num_shards"],
-}
+PENDING_OPTIONS: dict[str, str] = {}
 
 
 @functools.cache

@@ -21,7 +21,7 @@ LAYERS = [
     {"mining"},
     {"training"},
     {"evaluation"},
-    {"forgetting"},
+    {"forgetting", "sharding"},
     {"report"},
     {"api", "preflight"},
     {"demo"},

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from r3.errors import R3Error
+from r3.sharding import resolve_shard
 
 COMMAND_CONFIGS = {
     "eval": "r3.evaluation.config:EvalConfig",
@@ -65,6 +66,11 @@ def evaluate(config: Any, *, generator: Any = None) -> Any:
     config.check_required()
     if generator is None:
         check_generation(config)
+    shard = resolve_shard(config.num_shards, config.shard_index)
+    if shard is not None:
+        from r3.sharding import evaluate_shard
+
+        return evaluate_shard(config, shard, generator=generator)
     return run(config, generator=generator)
 
 
@@ -76,6 +82,11 @@ def mine(config: Any, *, generator: Any = None) -> Any:
     config.check_required()
     if generator is None:
         check_generation(config)
+    shard = resolve_shard(config.num_shards, config.shard_index)
+    if shard is not None:
+        from r3.sharding import mine_shard
+
+        return mine_shard(config, shard, generator=generator)[0]
     return mine_run(config, generator=generator)
 
 

@@ -215,30 +215,12 @@ def merge_when_complete(out: str | Path, count: int):
 
 
 def mine_shard(config, shard: Shard, *, generator=None):
-    """`r3 mine` for one shard (what `r3.mining.run.mine_run` does for the whole run): mine this shard's share into
+    """`r3 mine` for one shard (`r3.mining.run.mine_run` with `shard`): mine this shard's share into
     OUT/shard-I-of-N, then merge into OUT if it was the last shard to finish. Returns (shard stats, merged stats or
     None). `generator` replaces loading `config.model` (tests)."""
-    from r3.config import generator_options
-    from r3.generation import check_model_source, load_generator
-    from r3.mining.miner import mine, run_identity
-    from r3.mining.store import MiningStore
+    from r3.mining.run import mine_run
 
-    config.check_required()
-    task = config.build_task()
-    if generator is None:
-        check_model_source(config.model)
-    examples = task.load(config.data, config.split, config.limit, skip_bad=config.skip_bad_lines)
-    identity = run_identity(config, examples) | shard.identity(len(examples))
-    if generator is None and examples:
-        from r3.generation.templates import load_template_fingerprint
-
-        identity["chat_template"] = load_template_fingerprint(config.model, config.chat_template_kwargs,
-                                                              task.prompt(examples[0]))
-    indices = shard_examples(examples, shard)
-    with MiningStore.open(shard.directory(config.out), identity, overwrite=config.overwrite) as store:
-        if generator is None and len(store.ledger) < len(indices):
-            generator = load_generator(config.model, config.backend, **generator_options(config))
-        stats = mine(task, generator, examples, config, store, progress=config.progress, indices=indices)
+    stats = mine_run(config, generator=generator, shard=shard)
     return stats, merge_when_complete(config.out, shard.count)
 
 

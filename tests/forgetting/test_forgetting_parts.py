@@ -107,7 +107,7 @@ def test_override_for_a_benchmark_not_requested_is_refused(tmp_path, capsys):
 
     argv = ["forgetting", "--base", "a", "--trained", "b", "--out", str(tmp_path), "--tasks", "gsm8k"]
     assert main([*argv, "--num-fewshot", "hellaswag=10"]) == 2
-    assert "--num-fewshot: hellaswag not among --tasks" in capsys.readouterr().err
+    assert "field 'num_fewshot': hellaswag not among tasks (gsm8k)" in capsys.readouterr().err
 
 
 def test_failure_messages():

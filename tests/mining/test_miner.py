@@ -42,8 +42,8 @@ def reference_outcomes(examples, seed: int, max_samples: int) -> dict[str, list[
 @pytest.mark.parametrize("keep", [1, 3])
 def test_adaptive_keeps_exactly_the_queries_and_failures_of_a_fixed_full_pass(tmp_path, keep):
     examples = coin_examples(MIXED * 12)
-    adaptive = MineConfig(max_samples=64, keep=keep, batch_size=16)
-    fixed = MineConfig(max_samples=64, keep=keep, batch_size=16, schedule="fixed")
+    adaptive = MineConfig(max_samples=64, keep=keep, batch_size=16, seed=0)
+    fixed = MineConfig(max_samples=64, keep=keep, batch_size=16, schedule="fixed", seed=0)
     mine_into(tmp_path / "adaptive", examples, SimulatedGenerator(), adaptive)
     mine_into(tmp_path / "fixed", examples, SimulatedGenerator(), fixed)
     got = {row["problem_id"]: row for row in read_lines(tmp_path / "adaptive" / "failures.jsonl")}

@@ -117,3 +117,19 @@ def test_bad_mined_token_ids(tmp_path: Path) -> None:
     path = _broken(tmp_path, lambda r: r["failed_attempts"][0].update(token_ids=["a"]))
     with pytest.raises(DataError, match=r"line 2, field 'failed_attempts': attempt 0: 'token_ids' must be"):
         build_rows(ParityTask(), _config(path))
+
+
+def test_an_unfinished_mining_run_is_refused_unless_allowed(tmp_path):
+    import json
+
+    from r3.errors import R3Error
+
+    write_failures(tmp_path / "mine" / "failures.jsonl", count=3)
+    (tmp_path / "mine" / "run.json").write_text("{}")
+    (tmp_path / "mine" / "stats.json").write_text(json.dumps({"complete": False}))
+    with pytest.raises(R3Error, match="has not finished.*allow_incomplete_data"):
+        build_rows(ParityTask(), _config(tmp_path / "mine"))
+    rows = build_rows(ParityTask(), _config(tmp_path / "mine", allow_incomplete_data=True))
+    assert len(rows) == 3
+    (tmp_path / "mine" / "stats.json").write_text(json.dumps({"complete": True}))
+    assert len(build_rows(ParityTask(), _config(tmp_path / "mine"))) == 3

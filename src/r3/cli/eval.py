@@ -18,7 +18,8 @@ def parser():
     from r3.evaluation.config import EvalConfig
 
     return ConfigParser([EvalConfig], prog="r3 eval", description=HELP,
-                        epilog="r3 eval --compare DIR_A DIR_B compares two finished runs (see r3 compare --help).")
+                        epilog="r3 eval --compare DIR_A DIR_B compares two finished runs (see r3 compare --help); "
+                               "r3 eval merge OUT [SHARD_DIR ...] joins finished shards.")
 
 
 def main(argv: list[str]) -> int:
@@ -26,6 +27,10 @@ def main(argv: list[str]) -> int:
         from r3.cli import compare
 
         return compare.main(argv[1:])
+    if argv and argv[0] == "merge":
+        from r3.cli.merge import merge_main
+
+        return merge_main("eval", argv[1:])
     (config,) = parser().parse(argv)
 
     from rich.console import Console
@@ -35,6 +40,13 @@ def main(argv: list[str]) -> int:
 
     result = api.evaluate(config)
     console = Console()
+    if not hasattr(result, "record"):  # one shard of a sharded run (r3.sharding): the merged record, or None
+        if result is None:
+            console.print(f"this shard is done; {config.out} is merged when the last shard finishes")
+            return 0
+        console.print(summary_table(result))
+        console.print(f"every shard is done; merged into {config.out}")
+        return 0
     console.print(summary_table(result.record))
     if result.resumed_from:
         console.print(f"resumed after {result.resumed_from} episodes already in {config.out}")

@@ -17,10 +17,15 @@ def parser():
     from r3.config.parser import ConfigParser
     from r3.mining.config import MineConfig
 
-    return ConfigParser([MineConfig], prog="r3 mine", description=HELP)
+    return ConfigParser([MineConfig], prog="r3 mine", description=HELP,
+                        epilog="r3 mine merge OUT [SHARD_DIR ...] joins finished shards (see r3 mine merge --help).")
 
 
 def main(argv: list[str]) -> int:
+    if argv and argv[0] == "merge":
+        from r3.cli.merge import merge_main
+
+        return merge_main("mine", argv[1:])
     (config,) = parser().parse(argv)
 
     from r3 import api

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from r3.config import CommandConfig, option
 
 HELP = "redraw a training run's curves and report, or overlay several runs for comparison"

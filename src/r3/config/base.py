@@ -109,7 +109,8 @@ class CommandConfig:
     """
 
     required: ClassVar[tuple[str, ...]] = ()
-    NOT_IDENTITY: ClassVar[tuple[str, ...]] = ("out", "overwrite", "progress", "batch_size")
+    NOT_IDENTITY: ClassVar[tuple[str, ...]] = ("out", "overwrite", "progress", "batch_size", "num_shards",
+                                               "shard_index")
 
     def __post_init__(self) -> None:
         for name in MAPPING_FIELDS:

@@ -125,6 +125,15 @@ class ReflectionBudgetArgs:
 
 
 @dataclass
+class ShardArgs:
+    """Splitting eval or mine over processes or machines (r3.sharding); not part of a run's identity."""
+
+    num_shards: int | None = option(
+        None, "split the queries over N shards (job arrays); default: WORLD_SIZE under torchrun/accelerate, else 1")
+    shard_index: int | None = option(None, "this process's shard, 0..num_shards-1 (default: RANK)")
+
+
+@dataclass
 class RunArgs:
     """Where a command writes, and how it treats an earlier run there."""
 

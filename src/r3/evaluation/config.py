@@ -19,6 +19,7 @@ from r3.config import (
     ReflectionBudgetArgs,
     RunArgs,
     SamplingArgs,
+    ShardArgs,
     TaskArgs,
     TemplateArgs,
     VllmArgs,
@@ -27,7 +28,7 @@ from r3.config import (
 
 
 @dataclass
-class EvalConfig(CommandConfig, RunArgs, ReflectionBudgetArgs, AttemptBudgetArgs, SamplingArgs, VllmArgs,
+class EvalConfig(CommandConfig, ShardArgs, RunArgs, ReflectionBudgetArgs, AttemptBudgetArgs, SamplingArgs, VllmArgs,
                  ReasoningArgs, TemplateArgs, BackendArgs, ModelArgs, TaskArgs):
     """Everything `r3 eval` takes. Fields other than `NOT_IDENTITY` decide the result: a rerun must match them."""
 

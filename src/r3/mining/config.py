@@ -16,6 +16,7 @@ from r3.config import (
     ModelArgs,
     RunArgs,
     SamplingArgs,
+    ShardArgs,
     TaskArgs,
     TemplateArgs,
     VllmArgs,
@@ -27,7 +28,7 @@ from r3.types import SamplingParams
 
 
 @dataclass
-class MineConfig(CommandConfig, RunArgs, AttemptBudgetArgs, SamplingArgs, VllmArgs, TemplateArgs, BackendArgs,
+class MineConfig(CommandConfig, ShardArgs, RunArgs, AttemptBudgetArgs, SamplingArgs, VllmArgs, TemplateArgs, BackendArgs,
                  ModelArgs, TaskArgs):
     """Everything `r3 mine` takes; the miner reads the sampling and schedule fields."""
 

@@ -47,6 +47,9 @@ class TrainConfig(CommandConfig, ReflectionBudgetArgs, AttemptBudgetArgs, Reason
     failures_per_problem: int = option(1, "offline: how many of a problem's mined failed attempts become prompts")
     allow_incomplete_data: bool = option(
         False, "offline: train on an `r3 mine` run that has not finished (refused by default)")
+    allow_missing_optimizer_state: bool = option(
+        False, "resume from a checkpoint without optimizer.pt / scheduler.pt (fresh optimizer state; refused by "
+               "default)")
     retry_temperature: float | None = option(None, "sampling temperature of the retry inside the reward "
                                                    "(default: temperature, the reflections' own)")
     attempt_temperature: float | None = option(None, "online: temperature of the first attempt (default: "
@@ -63,7 +66,7 @@ class TrainConfig(CommandConfig, ReflectionBudgetArgs, AttemptBudgetArgs, Reason
     alarm_steps: int = option(5, "warn when the learning signal is missing for this many logged steps in a row")
 
     required: ClassVar[tuple[str, ...]] = ("task", "model")
-    NOT_IDENTITY: ClassVar[tuple[str, ...]] = ("log_samples", "alarm_steps")
+    NOT_IDENTITY: ClassVar[tuple[str, ...]] = ("log_samples", "alarm_steps", "allow_missing_optimizer_state")
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -65,7 +65,7 @@ def build_rows(task: Task, config: TrainConfig) -> list[dict[str, Any]]:
 
 
 def online_rows(task: Task, config: TrainConfig) -> list[dict[str, Any]]:
-    examples = task.load(config.data, config.split, config.limit)
+    examples = task.load(config.data, config.split, config.limit, skip_bad=config.skip_bad_lines)
     if not examples:
         raise R3Error(f"no examples in {config.data or task.default_source}")
     rows = []
@@ -75,13 +75,35 @@ def online_rows(task: Task, config: TrainConfig) -> list[dict[str, Any]]:
     return rows
 
 
+def check_mining_finished(directory: Path, allow_incomplete: bool) -> None:
+    """An `r3 mine` run directory (it has run.json) that stopped part-way (stats.json says complete: false, or it has
+    none) would train on a biased subset of the problems: refused unless `allow_incomplete_data`, then logged."""
+    import json
+
+    stats_path = directory / "stats.json"
+    try:
+        complete = json.loads(stats_path.read_text(encoding="utf-8")).get("complete") is True
+    except (OSError, ValueError, AttributeError):
+        complete = False
+    if complete:
+        return
+    message = (f"{directory} holds an r3 mine run that has not finished ({stats_path.name} "
+               f"{'says complete: false' if stats_path.exists() else 'is missing'})")
+    if not allow_incomplete:
+        raise R3Error(f"{message}: rerun the same r3 mine command to finish it, or set allow_incomplete_data: true "
+                      "to train on what is there")
+    logger.warning("%s: training on what is there (allow_incomplete_data)", message)
+
+
 def offline_rows(task: Task, config: TrainConfig) -> list[dict[str, Any]]:
     if config.data is None:
         raise R3Error("offline mode needs 'data': the output directory of `r3 mine` (or its failures.jsonl)")
     source = config.data
     if Path(source).expanduser().is_dir() and (Path(source).expanduser() / FAILURES_FILE).is_file():
         source = str(Path(source).expanduser() / FAILURES_FILE)
-    loaded = load_rows(source, config.split, config.limit)
+    if Path(source).name == FAILURES_FILE and (Path(source).expanduser().parent / "run.json").is_file():
+        check_mining_finished(Path(source).expanduser().parent, config.allow_incomplete_data)
+    loaded = load_rows(source, config.split, config.limit, skip_bad=config.skip_bad_lines)
     if not loaded.rows:
         raise R3Error(f"{loaded.source}: no failures to train on")
     reflect, retry = instructions(task, config)

@@ -69,7 +69,12 @@ def lora_config(config: TrainConfig):
     from peft import LoraConfig
 
     return LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-                      target_modules=config.lora_target_modules, task_type="CAUSAL_LM")
+                      target_modules=lora_targets(config.lora_target_modules), task_type="CAUSAL_LM")
+
+
+def lora_targets(modules: list[str]) -> list[str] | str:
+    """peft's `target_modules`: its keyword "all-linear" must be a string, not a one-element list."""
+    return modules[0] if modules == ["all-linear"] else modules
 
 
 def build_trainer(config: TrainConfig, training: Any, callbacks: list | None = None, *,
@@ -170,7 +175,8 @@ def run_training(config: TrainConfig, training: Any, *,
     # directory's own identity is empty
     run = RunDir.open(output_dir, "train", {}) if training.process_index == 0 else None
     try:
-        checkpoint = resume_path(training, config_to_dict(config, training))
+        checkpoint = resume_path(training, config_to_dict(config, training),
+                                 allow_missing_state=config.allow_missing_optimizer_state)
         trainer = build_trainer(config, training, control_reward=control_reward)
         if run is not None:
             run.write_atomic(RUN_CONFIG_FILE, yaml.safe_dump(config_to_dict(config, training), sort_keys=False,
