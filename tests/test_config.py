@@ -165,3 +165,13 @@ def test_packaged_recipes_are_found_outside_a_clone(tmp_path, monkeypatch):
 
     monkeypatch.chdir(tmp_path)
     assert read_config_file("configs/tiny_cpu.yaml")["task"] == "countdown"
+
+
+def test_list_fields_take_a_yaml_list_on_the_command_line():
+    from r3.training.config import load_train_config
+
+    base = {"task": "countdown", "model": "m", "output_dir": "o"}
+    _, training = load_train_config(base, ["--report_to", "[tensorboard, wandb]"], cuda=False)
+    assert training.report_to == ["tensorboard", "wandb"]
+    _, training = load_train_config({**base, "report_to": ["tensorboard", "wandb"]}, [], cuda=False)
+    assert training.report_to == ["tensorboard", "wandb"]

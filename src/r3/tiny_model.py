@@ -137,7 +137,7 @@ def build_tokenizer(vocab_size: int = 2048, max_length: int = 4096):
 def build_tiny_model(
     out_dir: str | Path,
     *,
-    seed: int = 0,
+    seed: int = 42,
     hidden_size: int = 64,
     num_layers: int = 2,
     num_heads: int = 4,

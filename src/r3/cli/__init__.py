@@ -45,6 +45,16 @@ def overview() -> str:
     return "\n".join(lines)
 
 
+def quiet_known_warnings() -> None:
+    """Warnings r3 answers for by design, silenced on the command line only (library code leaves them alone):
+    TRL's "rollout_func is experimental" (r3 builds the prompt ids TRL trains on through it, on purpose, behind
+    r3.training.trl_adapter's contract test) and a deprecation raised inside TRL's own trainer code."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message=r".*'rollout_func'.*experimental", category=UserWarning)
+    warnings.filterwarnings("ignore", message=r".*is_gradient_checkpointing.* is deprecated", category=FutureWarning)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; every error a user can cause is one line on stderr."""
     from r3.errors import R3Error
@@ -67,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"r3: unknown command {command!r}{hint}\n{USAGE}", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(message)s")
+    quiet_known_warnings()
     module = importlib.import_module(f"r3.cli.{COMMANDS[command]}")
     try:
         return int(module.main(argv[1:]) or 0)

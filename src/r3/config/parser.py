@@ -91,6 +91,10 @@ class ConfigParser(HfArgumentParser):
             setattr(namespace, name, None)
         for name in set(direct) - cli_set:
             setattr(namespace, name, direct[name])
+        for name in self._list_fields & cli_set:  # `--report_to '[tensorboard, wandb]'`: a YAML list, as in a file
+            value = getattr(namespace, name, None)
+            if isinstance(value, str) and value.strip().startswith("["):
+                setattr(namespace, name, parse_yaml(value, f"--{name}"))
         for name, mapping in cli_maps.items():
             current = getattr(namespace, name, None)
             base = json.loads(current) if isinstance(current, str) and current.strip().startswith("{") else current
