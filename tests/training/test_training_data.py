@@ -133,3 +133,20 @@ def test_an_unfinished_mining_run_is_refused_unless_allowed(tmp_path):
     assert len(rows) == 3
     (tmp_path / "mine" / "stats.json").write_text(json.dumps({"complete": True}))
     assert len(build_rows(ParityTask(), _config(tmp_path / "mine"))) == 3
+
+
+def test_instruction_templates_are_filled_per_example(tmp_path):
+    """`{word}` in a reflection instruction is the example's word in training prompts too, as in eval and mining."""
+    from r3.tasks import get_task
+    from r3.types import PromptTemplates
+
+    write_failures(tmp_path / "mine" / "failures.jsonl", count=2)
+    task = get_task("train_fakes:ParityTask", prompts=PromptTemplates(
+        reflection_instruction="The word was {word} and it failed ({reason}). Reflect.",
+        retry_instruction="Again, for {word}."))
+    rows = build_rows(task, _config(tmp_path / "mine"))
+    words = [json.loads(row["r3_example"])["word"] for row in rows]
+    assert [row["r3_reflection_instruction"] for row in rows] == [
+        f"The word was {word} and it failed ({{reason}}). Reflect." for word in words]
+    assert [row["r3_retry_instruction"] for row in rows] == [f"Again, for {word}." for word in words]
+    assert all(f"The word was {word} and it failed" in row["prompt"][-1]["content"] for row, word in zip(rows, words))

@@ -71,7 +71,8 @@ def online_rows(task: Task, config: TrainConfig) -> list[dict[str, Any]]:
     rows = []
     for index, example in enumerate(examples):
         prompt = task.prompt(example)
-        rows.append(_row(prompt, task.problem_id(example, index), example, prompt, "", ""))
+        own = example_instructions(task, example, *instructions(task, config))
+        rows.append(_row(prompt, task.problem_id(example, index), example, prompt, "", "", own))
     return rows
 
 
@@ -131,15 +132,16 @@ def _offline_row(task: Task, row: dict[str, Any], config: TrainConfig, reflect: 
                         field="failed_attempts")
     example = task.normalize({k: v for k, v in row.items() if k not in MINING_FIELDS})
     problem_id = str(row.get("problem_id") or task.problem_id(example, 0))
+    own = example_instructions(task, example, reflect, retry)
     out = []
     for number, attempt in enumerate(attempts[: config.failures_per_problem]):
         if not (isinstance(attempt, dict) and isinstance(attempt.get("text"), str)
                 and isinstance(attempt.get("reason"), str)):
             raise DataError(f"attempt {number} needs 'text' and 'reason' strings, got {shorten(attempt)}",
                             field="failed_attempts")
-        messages = reflection_messages(prompt, [attempt["text"]], [], [attempt["reason"]], reflect, retry,
+        messages = reflection_messages(prompt, [attempt["text"]], [], [attempt["reason"]], *own,
                                        strip_reasoning=config.strip_reasoning)
-        out.append(_row(messages, problem_id, example, prompt, attempt["text"], attempt["reason"]))
+        out.append(_row(messages, problem_id, example, prompt, attempt["text"], attempt["reason"], own))
         out[-1]["r3_attempt_ids"] = _token_ids(attempt.get("token_ids"), number)
     return out
 
@@ -164,13 +166,20 @@ def _messages(value: Any) -> list[Message]:
     return [{"role": m["role"], "content": m["content"]} for m in value]
 
 
-def _row(prompt, problem_id, example, task_prompt, attempt, reason) -> dict[str, Any]:
+def example_instructions(task: Task, example: dict[str, Any], reflect: str, retry: str) -> tuple[str, str]:
+    """One example's reflection and retry instructions: the task's templates with its fields filled in (as the
+    episode engine does in eval and mining), else the run's."""
+    return task.instructions(example) if hasattr(task, "instructions") else (reflect, retry)
+
+
+def _row(prompt, problem_id, example, task_prompt, attempt, reason, instructions: tuple[str, str]) -> dict[str, Any]:
     try:
         example_json = json.dumps(example, ensure_ascii=False)
     except TypeError as error:
         raise DataError(f"the normalized example is not JSON-serializable: {error}") from None
     return {"prompt": prompt, "problem_id": str(problem_id), "r3_example": example_json,
-            "r3_task_prompt": task_prompt, "r3_attempt": attempt, "r3_reason": reason}
+            "r3_task_prompt": task_prompt, "r3_attempt": attempt, "r3_reason": reason,
+            "r3_reflection_instruction": instructions[0], "r3_retry_instruction": instructions[1]}
 
 
 def to_dataset(rows: list[dict[str, Any]]):
@@ -208,6 +217,8 @@ def row_prompt_ids(template: ChatTemplate, row: dict[str, Any], reflect: str, re
                    strip_reasoning: bool, empty_reflection: bool = False) -> list[int]:
     """The reflection prompt of an offline row, as token ids (`r3.conversation.reflection_prompt_ids`); with
     `empty_reflection`, the retry prompt after an empty reflection turn instead (the demo's control arm)."""
+    reflect = row.get("r3_reflection_instruction", reflect)
+    retry = row.get("r3_retry_instruction", retry)
     if empty_reflection:
         return retry_prompt_ids(template, row["r3_task_prompt"], [attempt_ids(template, row)], [[]],
                                 [row["r3_reason"]], reflect, retry, strip_reasoning=strip_reasoning)

@@ -39,7 +39,7 @@ from r3.conversation import reflection_prompt_ids
 from r3.errors import R3Error
 from r3.tasks.base import Task
 from r3.training import trl_adapter
-from r3.training.data import prompt_key, row_prompt_ids, training_template
+from r3.training.data import example_instructions, prompt_key, row_prompt_ids, training_template
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +114,8 @@ class OnlineRollout:
 
         reflection_prompts = [
             reflection_prompt_ids(self._template, firsts[k], [attempt_ids[k]], [], [verdicts[k].reason],
-                                  self.reflection_instruction, self.retry_instruction,
+                                  *example_instructions(self.task, self.examples[prompt_key(firsts[k])],
+                                                        self.reflection_instruction, self.retry_instruction),
                                   strip_reasoning=self.strip_reasoning)
             for k in (failed or [0])  # a placeholder group keeps processes in step
         ]

@@ -82,15 +82,18 @@ class RetryReward:
                  r3_task_prompt: list, r3_attempt: list[str], r3_reason: list[str],
                  log_extra: Callable | None = None, log_metric: Callable | None = None,
                  r3_first_correct: list[bool] | None = None, problem_id: list[str] | None = None,
-                 r3_prompt_ids: list[list[int]] | None = None, **_: Any) -> list[float]:
+                 r3_prompt_ids: list[list[int]] | None = None, r3_reflection_instruction: list[str] | None = None,
+                 r3_retry_instruction: list[str] | None = None, **_: Any) -> list[float]:
         if self.trainer is None:
             raise RuntimeError("RetryReward is not bound to a trainer: call reward.bind(trainer) before training")
         reflections = [c[-1]["content"] if isinstance(c, list) else c for c in completions]
         skip = list(r3_first_correct) if r3_first_correct is not None else [False] * len(reflections)
         active = [i for i, skipped in enumerate(skip) if not skipped]
+        reflects = r3_reflection_instruction or [self.reflection_instruction] * len(reflections)
+        retries = r3_retry_instruction or [self.retry_instruction] * len(reflections)
         prompts_ids = [
             self.retry_prompt(r3_task_prompt[i], r3_prompt_ids[i] if r3_prompt_ids is not None else None,
-                              r3_attempt[i], completion_ids[i], r3_reason[i])
+                              r3_attempt[i], completion_ids[i], r3_reason[i], (reflects[i], retries[i]))
             for i in (active or [0])  # a placeholder keeps processes in step when nothing here needs a retry
         ]
         retry_ids, _ = trl_adapter.generate(self.trainer, prompts_ids, num_generations=1,
@@ -123,17 +126,19 @@ class RetryReward:
         return rewards
 
     def retry_prompt(self, task_prompt: list, reflection_prompt: list[int] | None, attempt: str,
-                     reflection: list[int], reason: str) -> list[int]:
+                     reflection: list[int], reason: str, instructions: tuple[str, str] | None = None) -> list[int]:
         """The retry prompt ids around the trained reflection ids. Without the rollout's reflection prompt ids
-        (a trainer built without r3's rollout) the reflection prompt is rebuilt from the attempt's text."""
+        (a trainer built without r3's rollout) the reflection prompt is rebuilt from the attempt's text.
+        `instructions`: this row's (reflection, retry) instructions (default: the run's)."""
+        reflect, retry = instructions or (self.reflection_instruction, self.retry_instruction)
         if self._template is None:
             self._template = training_template(self.trainer)
         if reflection_prompt is None:
             reflection_prompt = reflection_prompt_ids(
                 self._template, task_prompt, [self._template.encode_text(attempt)], [], [reason],
-                self.reflection_instruction, self.retry_instruction, strip_reasoning=self.strip_reasoning)
+                reflect, retry, strip_reasoning=self.strip_reasoning)
         return retry_after_reflection_ids(self._template, task_prompt, reflection_prompt, reflection, reason,
-                                          self.retry_instruction, strip_reasoning=self.strip_reasoning)
+                                          retry, strip_reasoning=self.strip_reasoning)
 
     def _example(self, example_json: str) -> dict[str, Any]:
         if example_json not in self._examples:
