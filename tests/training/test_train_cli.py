@@ -68,3 +68,16 @@ def test_lora_saves_a_merged_model_and_the_adapter(tiny_model_dir: Path, tmp_pat
     changed = {name for name in before if not torch.equal(before[name], merged[name])}
     assert changed and all("proj" in name for name in changed)  # only LoRA-targeted linear layers moved
     assert (tmp_path / "out" / "adapter" / "adapter_config.json").exists()
+
+
+def test_rerunning_a_finished_run_without_checkpoints_is_refused(tiny_model_dir: Path, tmp_path: Path,
+                                                                 capsys) -> None:
+    write_failures(tmp_path / "mine" / "failures.jsonl", count=2)
+    config = write_config(tmp_path / "config.yaml", tiny_model_dir, tmp_path / "mine", tmp_path / "out")
+    argv = ["train", "--config", str(config), "--max_steps", "1", "--save_strategy", "no"]
+    assert main(argv) == 0
+    model = (tmp_path / "out" / "model.safetensors").read_bytes()
+    capsys.readouterr()
+    assert main(argv) == 2
+    assert "already holds a finished training run" in capsys.readouterr().err
+    assert (tmp_path / "out" / "model.safetensors").read_bytes() == model

@@ -175,6 +175,7 @@ def run_training(config: TrainConfig, training: Any, *,
     # directory's own identity is empty
     run = RunDir.open(output_dir, "train", {}) if training.process_index == 0 else None
     try:
+        refuse_finished_run(output_dir, training)
         checkpoint = resume_path(training, config_to_dict(config, training),
                                  allow_missing_state=config.allow_missing_optimizer_state)
         trainer = build_trainer(config, training, control_reward=control_reward)
@@ -189,6 +190,21 @@ def run_training(config: TrainConfig, training: Any, *,
         if run is not None:
             run.close()
     return output_dir
+
+
+FINAL_MODEL_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "adapter")
+
+
+def refuse_finished_run(output_dir: Path, training: Any) -> None:
+    """A finished run (its config and final model are there) that kept no checkpoint cannot be resumed, and
+    training again would silently overwrite its model: refused (with checkpoints, `resume_path` decides)."""
+    if training.resume_from_checkpoint is not None or not (output_dir / RUN_CONFIG_FILE).is_file():
+        return
+    finished = any((output_dir / name).exists() for name in FINAL_MODEL_FILES)
+    if finished and not any(output_dir.glob("checkpoint-*")):
+        raise R3Error(f"{output_dir} already holds a finished training run (its {RUN_CONFIG_FILE} and final model) "
+                      "and no checkpoint to resume from; choose another output_dir, or delete that folder to train "
+                      "again")
 
 
 def write_record(output_dir: Path, settings: dict) -> None:
