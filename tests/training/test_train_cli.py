@@ -81,3 +81,21 @@ def test_rerunning_a_finished_run_without_checkpoints_is_refused(tiny_model_dir:
     assert main(argv) == 2
     assert "already holds a finished training run" in capsys.readouterr().err
     assert (tmp_path / "out" / "model.safetensors").read_bytes() == model
+
+
+def test_resuming_with_another_chat_template_is_refused(tiny_model_dir: Path, tmp_path: Path, capsys) -> None:
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    write_failures(tmp_path / "mine" / "failures.jsonl", count=2)
+    config = write_config(tmp_path / "config.yaml", model, tmp_path / "mine", tmp_path / "out")
+    argv = ["train", "--config", str(config), "--save_strategy", "steps", "--save_steps", "1"]
+    assert main([*argv, "--max_steps", "1"]) == 0
+    assert json.loads((tmp_path / "out" / "r3_chat_template.json").read_text())["template_sha256"]
+    template = model / "chat_template.jinja"  # where transformers 5 keeps a saved model's template
+    template.write_text(template.read_text().replace("<|im_start|>", "<|im_start|> ", 1))
+    capsys.readouterr()
+    assert main([*argv, "--max_steps", "2", "--resume_from_checkpoint", "last"]) == 2
+    err = capsys.readouterr().err
+    assert "trained with another chat template" in err and "template_sha256" in err

@@ -12,6 +12,7 @@ LoRA the adapter is merged into a full model there and also kept alone in `outpu
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -178,10 +179,12 @@ def run_training(config: TrainConfig, training: Any, *,
         refuse_finished_run(output_dir, training)
         checkpoint = resume_path(training, config_to_dict(config, training),
                                  allow_missing_state=config.allow_missing_optimizer_state)
+        fingerprint = check_template(output_dir, config, training, resuming=checkpoint is not None)
         trainer = build_trainer(config, training, control_reward=control_reward)
         if run is not None:
             run.write_atomic(RUN_CONFIG_FILE, yaml.safe_dump(config_to_dict(config, training), sort_keys=False,
                                                              allow_unicode=True))
+            run.write_atomic(TEMPLATE_FILE, json.dumps(fingerprint, indent=1) + "\n")
         trainer.train(resume_from_checkpoint=checkpoint)
         save_final(trainer, config, output_dir)
         if trainer.accelerator.is_main_process:
@@ -190,6 +193,32 @@ def run_training(config: TrainConfig, training: Any, *,
         if run is not None:
             run.close()
     return output_dir
+
+
+TEMPLATE_FILE = "r3_chat_template.json"
+
+
+def check_template(output_dir: Path, config: TrainConfig, training: Any, *, resuming: bool) -> dict[str, Any]:
+    """The chat template's fingerprint (template hash, resolved options, a rendered probe prompt's hash); resuming
+    with another one is refused, since the checkpoints were trained on prompts rendered by the recorded one.
+    Loads only the tokenizer."""
+    from r3.generation.templates import template_fingerprint
+
+    probe = [{"role": "user", "content": "r3 chat template probe"}]
+    fingerprint = json.loads(json.dumps(template_fingerprint(load_tokenizer(config, training),
+                                                             training.chat_template_kwargs, probe), default=str))
+    path = output_dir / TEMPLATE_FILE
+    if resuming and path.is_file():
+        try:
+            saved = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            saved = {}
+        changed = sorted(key for key in fingerprint if saved.get(key) != fingerprint[key])
+        if changed:
+            raise R3Error(f"{output_dir}: the checkpoints were trained with another chat template "
+                          f"({', '.join(changed)} changed since {TEMPLATE_FILE}); resume with the same model files "
+                          "and chat_template_kwargs, or choose another output_dir")
+    return fingerprint
 
 
 FINAL_MODEL_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "adapter")
