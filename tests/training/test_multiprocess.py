@@ -50,4 +50,5 @@ def test_two_processes_online_when_one_has_nothing_to_reflect_on(tiny_model_dir:
                           task="train_fakes:AppleTask", per_device_train_batch_size=4, shuffle_dataset=False)
     result = launch(config)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "'r3/first_attempt_success': '0.5'" in result.stdout + result.stderr
+    metrics = [json.loads(line) for line in (tmp_path / "out" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["r3/first_attempt_success"] for r in metrics if "r3/first_attempt_success" in r][0] == 0.5
