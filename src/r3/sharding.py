@@ -276,20 +276,9 @@ def _run_block(task, generator, examples, settings, store, block: range) -> list
 
 def _record(settings, task, episodes: list) -> dict[str, Any]:
     """summary.json of an evaluation, as `r3.evaluation.run` writes it (timing left out: it is per process)."""
-    import dataclasses
+    from r3.evaluation.run import summary_record
 
-    from r3.evaluation.stats import summarize
-
-    config = settings.episode_config()
-    return {
-        "summary": summarize(episodes, settings.attempts), "settings": settings.identity(), "model": settings.model,
-        "task": task.name,
-        "sampling": {"attempt": dataclasses.asdict(config.attempt_params),
-                     "reflection": dataclasses.asdict(config.reflection_params),
-                     "retry": dataclasses.asdict(config.retry_params or config.attempt_params)},
-        "instructions": {"reflection": settings.reflection_instruction or task.reflection_instruction,
-                         "retry": settings.retry_instruction or task.retry_instruction},
-    }
+    return summary_record(settings, task, episodes)
 
 
 def merge_eval_shards(out: str | Path, directories: Sequence[str | Path] | None = None, *,

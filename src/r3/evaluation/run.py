@@ -85,7 +85,17 @@ def _evaluate_into(store: EvalStore, settings: EvalConfig, task, generator, exam
     started = time.perf_counter()
     episodes = done + _run_and_append(task, generator, examples, config, store, len(done), settings.progress)
     elapsed = time.perf_counter() - started
-    record = {
+    record = summary_record(settings, task, episodes)
+    record["timing"] = {"episodes_this_session": len(episodes) - len(done), "seconds": round(elapsed, 3),
+                        "resumed_after": len(done)}
+    store.write_summary(record)
+    return EvalResult(out=out, record=record, resumed_from=len(done))
+
+
+def summary_record(settings: EvalConfig, task, episodes: list[Episode]) -> dict[str, Any]:
+    """summary.json of an evaluation (without its timing): the summary, settings, sampling and instructions."""
+    config = settings.episode_config()
+    return {
         "summary": summarize(episodes, settings.attempts),
         "settings": settings.identity(),
         "model": settings.model,
@@ -99,11 +109,7 @@ def _evaluate_into(store: EvalStore, settings: EvalConfig, task, generator, exam
             "reflection": settings.reflection_instruction or task.reflection_instruction,
             "retry": settings.retry_instruction or task.retry_instruction,
         },
-        "timing": {"episodes_this_session": len(episodes) - len(done), "seconds": round(elapsed, 3),
-                   "resumed_after": len(done)},
     }
-    store.write_summary(record)
-    return EvalResult(out=out, record=record, resumed_from=len(done))
 
 
 def _run_and_append(task, generator, examples, config, store: EvalStore, start: int, progress: bool) -> list[Episode]:
