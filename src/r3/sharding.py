@@ -232,26 +232,13 @@ def evaluate_shard(settings, shard: Shard, *, generator=None):
     """`r3 eval` for one shard: its block of whole batches into OUT/shard-I-of-N (episodes numbered from 0 there,
     their global index in `extra`), then the merge into OUT if it was the last shard. Returns the merged summary
     record, or None while other shards are unfinished."""
-    from r3.evaluation.store import EvalStore, eval_identity
+    from r3.evaluation.run import load_model, prepare
+    from r3.evaluation.store import EvalStore
 
-    settings.check_required()
-    task = settings.build_task()
-    examples = task.load(settings.data, settings.split, settings.limit, skip_bad=settings.skip_bad_lines)
-    if not examples:
-        raise R3Error(f"no examples to evaluate in {settings.data or task.default_source}")
-    extra = shard.identity(len(examples)) | {"shard_batch_size": settings.batch_size}
-    if generator is None:  # as `r3 eval` records it: the template, its options and the first prompt
-        from r3.generation.templates import load_template_fingerprint
-
-        extra["chat_template"] = load_template_fingerprint(settings.model, settings.chat_template_kwargs,
-                                                           task.prompt(examples[0]))
-    identity = eval_identity(settings.identity(), settings.model, examples, extra)
+    task, examples, identity = prepare(settings, generator=generator)
+    identity |= shard.identity(len(examples)) | {"shard_batch_size": settings.batch_size}
     block = shard.batches(len(examples), settings.batch_size)
-    if generator is None:
-        from r3.config import generator_options
-        from r3.generation import load_generator
-
-        generator = load_generator(settings.model, settings.backend, **generator_options(settings))
+    generator = generator or load_model(settings)
     with EvalStore(shard.directory(settings.out), identity, overwrite=settings.overwrite) as store:
         episodes = store.done + _run_block(task, generator, examples, settings, store, block)
         store.write_summary(_record(settings, task, episodes))

@@ -51,9 +51,19 @@ def evaluate(settings: EvalConfig, *, generator: Generator | None = None,
     `generator` replaces loading `settings.model` (tests, benchmarks and the demo pass one they already hold).
     `identity_extra` joins the run's identity (e.g. {"chat_template": fingerprint}): a rerun must match it to resume.
     """
-    settings.check_required()
     out, overwrite = Path(settings.out), settings.overwrite
-    config = settings.episode_config()
+    task, examples, identity = prepare(settings, generator=generator, identity_extra=identity_extra)
+    check_out(out, identity, overwrite=overwrite)  # a refused run is refused before the model loads
+    generator = generator or load_model(settings)
+    with EvalStore(out, identity, overwrite=overwrite) as store:  # only now: a bad model leaves OUT untouched
+        return _evaluate_into(store, settings, task, generator, examples, settings.episode_config())
+
+
+def prepare(settings: EvalConfig, *, generator: Generator | None = None,
+            identity_extra: dict[str, Any] | None = None) -> tuple[Any, list[dict[str, Any]], dict[str, Any]]:
+    """Everything before the model loads: the task, its examples and the run's identity (with the chat template's
+    fingerprint when the model will be loaded: what it will see). Bad settings and data fail here, in one line."""
+    settings.check_required()
     task = settings.build_task()
     if generator is None:
         from r3.generation import check_model_source
@@ -62,20 +72,21 @@ def evaluate(settings: EvalConfig, *, generator: Generator | None = None,
     examples = task.load(settings.data, settings.split, settings.limit, skip_bad=settings.skip_bad_lines)
     if not examples:
         raise R3Error(f"no examples to evaluate in {settings.data or task.default_source}")
-    if generator is None and identity_extra is None:  # what the model will see: template, its options, first prompt
+    extra = dict(identity_extra or {})
+    if generator is None and "chat_template" not in extra:
         from r3.generation.templates import load_template_fingerprint
 
-        identity_extra = {"chat_template": load_template_fingerprint(
-            settings.model, settings.chat_template_kwargs, task.prompt(examples[0]))}
-    identity = eval_identity(settings.identity(), settings.model, examples, identity_extra)
-    check_out(out, identity, overwrite=overwrite)  # a refused run is refused before the model loads
-    if generator is None:
-        from r3.config import generator_options
-        from r3.generation import load_generator
+        extra["chat_template"] = load_template_fingerprint(settings.model, settings.chat_template_kwargs,
+                                                           task.prompt(examples[0]))
+    return task, examples, eval_identity(settings.identity(), settings.model, examples, extra)
 
-        generator = load_generator(settings.model, settings.backend, **generator_options(settings))
-    with EvalStore(out, identity, overwrite=overwrite) as store:  # only now: a bad model leaves OUT untouched
-        return _evaluate_into(store, settings, task, generator, examples, config)
+
+def load_model(settings: EvalConfig) -> Generator:
+    """The generation backend `settings` name, with its template and vLLM options."""
+    from r3.config import generator_options
+    from r3.generation import load_generator
+
+    return load_generator(settings.model, settings.backend, **generator_options(settings))
 
 
 def _evaluate_into(store: EvalStore, settings: EvalConfig, task, generator, examples, config) -> EvalResult:
