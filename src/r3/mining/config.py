@@ -28,8 +28,8 @@ from r3.types import SamplingParams
 
 
 @dataclass
-class MineConfig(CommandConfig, ShardArgs, RunArgs, AttemptBudgetArgs, SamplingArgs, VllmArgs, TemplateArgs, BackendArgs,
-                 ModelArgs, TaskArgs):
+class MineConfig(CommandConfig, ShardArgs, RunArgs, AttemptBudgetArgs, SamplingArgs, VllmArgs, TemplateArgs,
+                 BackendArgs, ModelArgs, TaskArgs):
     """Everything `r3 mine` takes; the miner reads the sampling and schedule fields."""
 
     max_samples: int = option(64, "sample budget per query (the paper: 64)")
