@@ -8,13 +8,15 @@ has loaded. Output directories are checked for writability the same way (`r3.run
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from r3.errors import R3Error
 
-# module to import -> the r3 extra that installs it
-EXTRAS = {"vllm": "vllm", "deepspeed": "deepspeed", "lm_eval": "eval", "peft": "peft"}
+# module to import (or report_to backend) -> the r3 extra that installs it (pyproject's optional-dependencies)
+EXTRAS = {"vllm": "vllm", "deepspeed": "deepspeed", "lm_eval": "eval", "tensorboard": "tensorboard",
+          "wandb": "wandb", "trackio": "trackio"}
 
 
 def require(module: str, what: str) -> None:
@@ -23,6 +25,31 @@ def require(module: str, what: str) -> None:
         extra = EXTRAS.get(module)
         line = f"pip install 'r3[{extra}]'" if extra else f"pip install {module}"
         raise R3Error(f"{what} needs {module}, which is not installed: {line}")
+
+
+def report_to_names(report_to: str | Sequence[str] | None) -> list[str]:
+    """`report_to` as a list of backend names: None, "none" and [] mean none; "all" means whatever is installed."""
+    if report_to is None:
+        return []
+    names = [report_to] if isinstance(report_to, str) else list(report_to)
+    return [name for name in names if name not in ("none", "all")]
+
+
+def check_report_to(report_to: str | Sequence[str] | None) -> None:
+    """Every log backend in `report_to` is one transformers knows and is installed; else one line naming the
+    install command (transformers itself fails deep in `Trainer.__init__`, after the model has loaded)."""
+    from transformers.integrations import get_available_reporting_integrations
+    from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK
+
+    available = set(get_available_reporting_integrations())
+    for name in report_to_names(report_to):
+        if name not in INTEGRATION_TO_CALLBACK:
+            known = ", ".join(sorted(INTEGRATION_TO_CALLBACK))
+            raise R3Error(f"report_to: unknown log backend '{name}'; known: {known} (or none)")
+        if name not in available:
+            package = f"r3[{EXTRAS[name]}]" if name in EXTRAS else name
+            raise R3Error(f"report_to: {name} is not installed: pip install '{package}' (or set report_to: none; "
+                          "every metric is also written to OUTPUT_DIR/metrics.jsonl)")
 
 
 def check_out(path: str | Path | None, what: str = "--out") -> None:
@@ -41,16 +68,12 @@ def check_generation(config: Any) -> None:
 
 def check_training(config: Any, training: Any) -> None:
     """train: the output folder, logging backends, vLLM, DeepSpeed and LoRA."""
-    from r3.training.backends import check_report_to
-
     check_out(training.output_dir, "output_dir")
     check_report_to(training.report_to)
     if training.use_vllm:
         require("vllm", "use_vllm: true")
     if training.deepspeed:
         require("deepspeed", "deepspeed")
-    if config.use_lora:
-        require("peft", "use_lora: true")
 
 
 def check_forgetting(config: Any) -> None:
@@ -60,4 +83,5 @@ def check_forgetting(config: Any) -> None:
         require("vllm", "backend: vllm")
 
 
-__all__ = ["check_forgetting", "check_generation", "check_out", "check_training", "require"]
+__all__ = ["EXTRAS", "check_forgetting", "check_generation", "check_out", "check_report_to", "check_training",
+           "report_to_names", "require"]

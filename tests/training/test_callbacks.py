@@ -143,7 +143,7 @@ def test_check_report_to_names_the_extra_before_the_model_loads(monkeypatch: pyt
     import transformers.integrations
 
     from r3.errors import R3Error
-    from r3.training.backends import check_report_to
+    from r3.preflight import check_report_to
 
     monkeypatch.setattr(transformers.integrations, "get_available_reporting_integrations", lambda: ["wandb"])
     check_report_to(["wandb"])
