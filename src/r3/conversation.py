@@ -39,6 +39,11 @@ def answer_text(text: str) -> str:
     return text.split(THINK_END)[-1].lstrip("\n") if THINK_END in text else text
 
 
+def _shown(strip_reasoning: bool):
+    """How an earlier turn's text is shown: whole, or only what follows its reasoning."""
+    return answer_text if strip_reasoning else (lambda text: text)
+
+
 def fold_system_prompt(messages: Sequence[Message]) -> list[Message]:
     """For templates without a system role: the system prompt becomes the head of the first user turn."""
     messages = [dict(m) for m in messages]
@@ -69,7 +74,7 @@ def reflection_messages(
 ) -> list[Message]:
     """Messages that ask for a reflection on the last of `attempts` (which failed for `reasons[-1]`)."""
     _check_rounds(attempts, reflections, reasons, retry=False)
-    shown = answer_text if strip_reasoning else (lambda text: text)
+    shown = _shown(strip_reasoning)
     messages = [dict(m) for m in prompt]
     for i, attempt in enumerate(attempts):
         messages.append({"role": "assistant", "content": shown(attempt)})
@@ -94,8 +99,7 @@ def retry_messages(
     _check_rounds(attempts, reflections, reasons, retry=True)
     messages = reflection_messages(prompt, attempts, reflections[:-1], reasons, reflection_instruction,
                                    retry_instruction, strip_reasoning=strip_reasoning)
-    messages.append({"role": "assistant", "content": answer_text(reflections[-1]) if strip_reasoning
-                     else reflections[-1]})
+    messages.append({"role": "assistant", "content": _shown(strip_reasoning)(reflections[-1])})
     messages.append({"role": "user", "content": _fill(retry_instruction, reasons[-1])})
     return messages
 
@@ -146,8 +150,8 @@ def retry_prompt_ids(
     _check_rounds(attempts, reflections, reasons, retry=True)
     ids = reflection_prompt_ids(template, prompt, attempts, reflections[:-1], reasons, reflection_instruction,
                                 retry_instruction, strip_reasoning=strip_reasoning)
-    return continue_ids(template, prompt, ids, reflections[-1], _fill(retry_instruction, reasons[-1]),
-                        strip_reasoning=strip_reasoning)
+    return retry_after_reflection_ids(template, prompt, ids, reflections[-1], reasons[-1], retry_instruction,
+                                      strip_reasoning=strip_reasoning)
 
 
 def retry_after_reflection_ids(
