@@ -79,7 +79,7 @@ def lora_targets(modules: list[str]) -> list[str] | str:
 
 
 def build_trainer(config: TrainConfig, training: Any, callbacks: list | None = None, *,
-                  control_reward: Callable[[Task], Any] | None = None):
+                  control_reward: Callable[[Task], Any] | None = None, tokenizer: Any = None):
     """A GRPOTrainer for reflection-only training, its reward bound. Data errors come before the model loads.
 
     `control_reward` builds a control arm with everything else the same (data, checks, console, alarms, saving):
@@ -93,7 +93,7 @@ def build_trainer(config: TrainConfig, training: Any, callbacks: list | None = N
         raise R3Error("a control arm trains on mined failures: set mode: offline")
     task = config.build_task()
     rows = build_rows(task, config)
-    tokenizer = load_tokenizer(config, training)
+    tokenizer = tokenizer or load_tokenizer(config, training)
     limit, limit_name = context_limit(config, training)
     rows = check_lengths(rows, tokenizer, task, config, training, limit, limit_name)
     reflect, retry = instructions(task, config)
@@ -179,8 +179,9 @@ def run_training(config: TrainConfig, training: Any, *,
         refuse_finished_run(output_dir, training)
         checkpoint = resume_path(training, config_to_dict(config, training),
                                  allow_missing_state=config.allow_missing_optimizer_state)
-        fingerprint = check_template(output_dir, config, training, resuming=checkpoint is not None)
-        trainer = build_trainer(config, training, control_reward=control_reward)
+        tokenizer = load_tokenizer(config, training)
+        fingerprint = check_template(output_dir, tokenizer, training, resuming=checkpoint is not None)
+        trainer = build_trainer(config, training, control_reward=control_reward, tokenizer=tokenizer)
         if run is not None:
             run.write_atomic(RUN_CONFIG_FILE, yaml.safe_dump(config_to_dict(config, training), sort_keys=False,
                                                              allow_unicode=True))
@@ -198,14 +199,14 @@ def run_training(config: TrainConfig, training: Any, *,
 TEMPLATE_FILE = "r3_chat_template.json"
 
 
-def check_template(output_dir: Path, config: TrainConfig, training: Any, *, resuming: bool) -> dict[str, Any]:
+def check_template(output_dir: Path, tokenizer: Any, training: Any, *, resuming: bool) -> dict[str, Any]:
     """The chat template's fingerprint (template hash, resolved options, a rendered probe prompt's hash); resuming
     with another one is refused, since the checkpoints were trained on prompts rendered by the recorded one.
-    Loads only the tokenizer."""
+    Runs before the model loads, on the tokenizer training then uses."""
     from r3.generation.templates import template_fingerprint
 
     probe = [{"role": "user", "content": "r3 chat template probe"}]
-    fingerprint = json.loads(json.dumps(template_fingerprint(load_tokenizer(config, training),
+    fingerprint = json.loads(json.dumps(template_fingerprint(tokenizer,
                                                              training.chat_template_kwargs, probe), default=str))
     path = output_dir / TEMPLATE_FILE
     if resuming and path.is_file():
