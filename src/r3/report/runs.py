@@ -16,7 +16,7 @@ import yaml
 
 from r3.errors import R3Error
 from r3.training.callbacks import METRICS_FILE, SAMPLES_FILE, read_jsonl
-from r3.training.summary import SUMMARY_FILE
+from r3.training.summary import read_summary
 
 CONFIG_FILE = "r3_train_config.yaml"  # r3.training.trainer.RUN_CONFIG_FILE (not imported: it pulls in TRL)
 
@@ -72,12 +72,7 @@ def load_run(directory: str | Path) -> Run:
     if not records:
         raise R3Error(f"{directory}: no {METRICS_FILE} and no checkpoint trainer_state.json: not an r3 training run "
                       "(or it has not logged a step yet)")
-    summary = None
-    if (directory / SUMMARY_FILE).exists():
-        try:
-            summary = json.loads((directory / SUMMARY_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            summary = None
+    summary = read_summary(directory)
     config: dict[str, Any] = {}
     if (directory / CONFIG_FILE).exists():
         try:

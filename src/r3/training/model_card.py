@@ -10,7 +10,6 @@ the recipe, the steps and the final training metrics (not "fine-tuned version of
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import yaml
 
 from r3.training.callbacks import METRICS_FILE, read_jsonl
-from r3.training.summary import SUMMARY_FILE
+from r3.training.summary import read_summary
 
 logger = logging.getLogger(__name__)
 
@@ -92,12 +91,7 @@ def card_text(config: dict[str, Any], summary: dict[str, Any] | None, last: dict
 def write_model_card(output_dir: str | Path, config: dict[str, Any], name: str | None = None) -> Path:
     """Write OUTPUT_DIR/README.md from the config and what the run recorded there so far."""
     output_dir = Path(output_dir)
-    summary = None
-    if (output_dir / SUMMARY_FILE).exists():
-        try:
-            summary = json.loads((output_dir / SUMMARY_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            summary = None
+    summary = read_summary(output_dir)
     steps = [r for r in read_jsonl(output_dir / METRICS_FILE) if "loss" in r]
     path = output_dir / CARD_FILE
     output_dir.mkdir(parents=True, exist_ok=True)

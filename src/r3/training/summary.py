@@ -228,8 +228,18 @@ def build_summary(tallies: dict[int, tuple[int, int]], records: list[dict[str, A
     )
 
 
+def read_summary(directory: str | Path) -> dict[str, Any] | None:
+    """A run's train_summary.json, or None when it is missing or unreadable (a run still going, or killed)."""
+    path = Path(directory) / SUMMARY_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+    except (OSError, ValueError):
+        return None
+
+
 __all__ = [
     "SUMMARY_FILE",
+    "read_summary",
     "RunRecorder",
     "TrainSummary",
     "build_summary",
