@@ -1,6 +1,7 @@
 # Two entry points for a fresh machine: `make demo` and `make test`.
 # Both create .venv, install torch==2.13.0 first (a looser requirement would pull CUDA wheels), then r3.
-# `make wheel` writes dist/r3-*.whl (with the demo model and recipes) to install elsewhere, e.g. on a GPU machine.
+# `make wheel` writes dist/r3_reflect-*.whl (distribution r3-reflect; import name and command r3), with the demo model
+# and recipes, to install elsewhere, e.g. on a GPU machine.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python

@@ -18,7 +18,7 @@ PAPER = Path(__file__).resolve().parents[1] / "configs" / "countdown" / "qwen2.5
 def test_the_paper_recipe_names_the_extra_it_needs(tmp_path):
     config, training = load_train_config(PAPER, ["--use_cpu", "true", "--output_dir", str(tmp_path / "out")],
                                          cuda=False)
-    with pytest.raises(R3Error, match=r"tensorboard.*pip install 'r3\[tensorboard\]'"):
+    with pytest.raises(R3Error, match=r"tensorboard.*pip install 'r3-reflect\[tensorboard\]'"):
         check_training(config, training)
     assert not (tmp_path / "out").exists()
 
@@ -27,13 +27,13 @@ def test_the_paper_recipe_names_the_extra_it_needs(tmp_path):
 def test_the_paper_recipe_with_report_to_none_then_needs_vllm(tmp_path):
     config, training = load_train_config(PAPER, ["--use_cpu", "true", "--report_to", "none",
                                                  "--output_dir", str(tmp_path / "out")], cuda=False)
-    with pytest.raises(R3Error, match=r"use_vllm: true needs vllm.*pip install 'r3\[vllm\]'"):
+    with pytest.raises(R3Error, match=r"use_vllm: true needs vllm.*pip install 'r3-reflect\[vllm\]'"):
         check_training(config, training)
 
 
 @pytest.mark.skipif(importlib.util.find_spec("deepspeed") is not None, reason="deepspeed is installed here")
 def test_require_names_the_extra():
-    with pytest.raises(R3Error, match=r"deepspeed needs deepspeed, which is not installed: pip install 'r3\[deepspeed\]'"):
+    with pytest.raises(R3Error, match=r"deepspeed needs deepspeed, which is not installed: pip install 'r3-reflect\[deepspeed\]'"):
         require("deepspeed", "deepspeed")
 
 

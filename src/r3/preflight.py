@@ -1,7 +1,7 @@
 """Checks that run before anything slow: optional packages a setting needs, and writable output paths.
 
 A setting that needs an extra (`report_to: [tensorboard]`, `use_vllm: true`, `backend: vllm`, a DeepSpeed config,
-`r3 forgetting`) is refused at once with the `pip install 'r3[EXTRA]'` line, instead of a traceback after the model
+`r3 forgetting`) is refused at once with the `pip install 'r3-reflect[EXTRA]'` line, instead of a traceback after the model
 has loaded. Output directories are checked for writability the same way (`r3.rundir.check_writable`).
 """
 
@@ -23,7 +23,7 @@ def require(module: str, what: str) -> None:
     """An R3Error naming the pip line unless `module` can be imported."""
     if importlib.util.find_spec(module) is None:
         extra = EXTRAS.get(module)
-        line = f"pip install 'r3[{extra}]'" if extra else f"pip install {module}"
+        line = f"pip install 'r3-reflect[{extra}]'" if extra else f"pip install {module}"
         raise R3Error(f"{what} needs {module}, which is not installed: {line}")
 
 
@@ -47,7 +47,7 @@ def check_report_to(report_to: str | Sequence[str] | None) -> None:
             known = ", ".join(sorted(INTEGRATION_TO_CALLBACK))
             raise R3Error(f"report_to: unknown log backend '{name}'; known: {known} (or none)")
         if name not in available:
-            package = f"r3[{EXTRAS[name]}]" if name in EXTRAS else name
+            package = f"r3-reflect[{EXTRAS[name]}]" if name in EXTRAS else name
             raise R3Error(f"report_to: {name} is not installed: pip install '{package}' (or set report_to: none; "
                           "every metric is also written to OUTPUT_DIR/metrics.jsonl)")
 

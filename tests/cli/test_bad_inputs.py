@@ -113,7 +113,7 @@ def test_unknown_command_suggests(capsys):
 
 @pytest.mark.parametrize("extra, needles", [
     (["--report_to", "wandb"], ["wandb", "pip install"]),
-    (["--use_vllm", "true"], ["vllm", "pip install 'r3[vllm]'"]),
+    (["--use_vllm", "true"], ["vllm", "pip install 'r3-reflect[vllm]'"]),
     (["--per_device_train_batch_size", "0"], ["per_device_train_batch_size"]),
     (["--learning_rate", "inf"], ["learning_rate"]),
     (["--max_completion_length", "8"], ["reflection_max_new_tokens"]),

@@ -165,7 +165,7 @@ def test_format_table():
 def test_vllm_backend_missing_is_one_line():
     if "vllm" in sys.modules or _has_vllm():
         pytest.skip("vLLM is installed here")
-    with pytest.raises(R3Error, match=r"the vllm backend needs vLLM: pip install 'r3\[vllm\]'"):
+    with pytest.raises(R3Error, match=r"the vllm backend needs vLLM: pip install 'r3-reflect\[vllm\]'"):
         load_lm("some/model", ModelOptions(backend="vllm"))
 
 

@@ -183,5 +183,5 @@ def test_errors_are_one_line(fake_vllm, model_dir, tmp_path):
 
 def test_missing_vllm_says_how_to_install(monkeypatch, model_dir):
     monkeypatch.setitem(sys.modules, "vllm", None)  # import fails, find_spec says "not installed"
-    with pytest.raises(R3Error, match=r"pip install 'r3\[vllm\]'"):
+    with pytest.raises(R3Error, match=r"pip install 'r3-reflect\[vllm\]'"):
         load_generator(str(model_dir), backend="vllm")

@@ -42,7 +42,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
                             str(out), str(source)], check=False, capture_output=True, text=True, cwd=source)
     assert build.returncode == 0, build.stderr
-    (built,) = out.glob("r3-*.whl")
+    (built,) = out.glob("r3_reflect-*.whl")
     return built
 
 
@@ -58,6 +58,7 @@ def test_wheel_metadata_has_the_entry_point_and_the_trl_range(wheel: Path) -> No
     with zipfile.ZipFile(wheel) as archive:
         info = {Path(n).name: archive.read(n).decode() for n in archive.namelist() if ".dist-info/" in n}
     assert "r3 = r3.cli:main" in info["entry_points.txt"]
+    assert "Name: r3-reflect" in info["METADATA"].splitlines()  # PyPI's "r3" is another package; imported as r3
     requirements = [line for line in info["METADATA"].splitlines() if line.startswith("Requires-Dist: trl")]
     assert requirements == ["Requires-Dist: trl<1.17,>=1.16"]
 

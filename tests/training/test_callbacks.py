@@ -149,7 +149,7 @@ def test_check_report_to_names_the_extra_before_the_model_loads(monkeypatch: pyt
     check_report_to(["wandb"])
     for empty in (None, "none", [], ["none"], "all"):
         check_report_to(empty)
-    with pytest.raises(R3Error, match=r"tensorboard is not installed: pip install 'r3\[tensorboard\]'"):
+    with pytest.raises(R3Error, match=r"tensorboard is not installed: pip install 'r3-reflect\[tensorboard\]'"):
         check_report_to(["tensorboard"])
     with pytest.raises(R3Error, match=r"pip install 'mlflow'"):
         check_report_to("mlflow")

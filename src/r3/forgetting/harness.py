@@ -74,7 +74,7 @@ def _load_vllm(model: str, options: ModelOptions) -> LM:
     try:
         from lm_eval.models.vllm_causallms import VLLM
     except ImportError as error:
-        raise R3Error(f"the vllm backend needs vLLM: pip install 'r3[vllm]' ({_first_line(error)})") from None
+        raise R3Error(f"the vllm backend needs vLLM: pip install 'r3-reflect[vllm]' ({_first_line(error)})") from None
     args = {"dtype": options.dtype or "auto", "batch_size": options.batch_size, **options.model_args}
     try:
         return VLLM(pretrained=model, trust_remote_code=options.trust_remote_code, **args)

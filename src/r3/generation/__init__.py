@@ -3,7 +3,7 @@
     from r3.generation import load_generator
     from r3.types import SamplingParams
     generator = load_generator("Qwen/Qwen2.5-1.5B-Instruct")                 # Hugging Face transformers
-    generator = load_generator("Qwen/Qwen2.5-1.5B-Instruct", backend="vllm")  # vLLM, needs `pip install r3[vllm]`
+    generator = load_generator("Qwen/Qwen2.5-1.5B-Instruct", backend="vllm")  # vLLM: pip install 'r3-reflect[vllm]'
     completions = generator.generate([[{"role": "user", "content": "2 + 2?"}]], SamplingParams(n=4))
 
 Both backends apply the model's chat template with the generation prompt, stop at the end of the assistant turn and
@@ -34,7 +34,7 @@ def load_generator(model: str, backend: str = "hf", **options: Any) -> Generator
         return HFGenerator.from_pretrained(model, **options)
     if backend == "vllm":
         if importlib.util.find_spec("vllm") is None:
-            raise R3Error("backend 'vllm' needs vLLM, which is not installed: pip install 'r3[vllm]' (CUDA GPU only)")
+            raise R3Error("backend 'vllm' needs vLLM, which is not installed: pip install 'r3-reflect[vllm]' (CUDA GPU only)")
         from r3.generation.vllm import VLLMGenerator
 
         return VLLMGenerator.from_pretrained(model, **options)

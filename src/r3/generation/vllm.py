@@ -1,6 +1,6 @@
 """Generation with vLLM (optional extra, CUDA GPU only): one `vllm.LLM` with prefix caching, `n` samples per prompt.
 
-    pip install 'r3[vllm]'
+    pip install 'r3-reflect[vllm]'
     from r3.generation import load_generator
     generator = load_generator("Qwen/Qwen2.5-1.5B-Instruct", backend="vllm", gpu_memory_utilization=0.85)
 
@@ -68,7 +68,7 @@ class VLLMGenerator:
         try:
             import vllm
         except ImportError:
-            raise R3Error("backend 'vllm' needs vLLM: pip install 'r3[vllm]' (CUDA GPU only)") from None
+            raise R3Error("backend 'vllm' needs vLLM: pip install 'r3-reflect[vllm]' (CUDA GPU only)") from None
         check_model_source(name_or_path)
         try:
             llm = vllm.LLM(
