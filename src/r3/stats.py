@@ -61,3 +61,26 @@ def difference_interval(a: dict[str, Any], b: dict[str, Any]) -> tuple[float, fl
     low = d - math.sqrt((pb - b["low"]) ** 2 + (a["high"] - pa) ** 2)
     high = d + math.sqrt((b["high"] - pb) ** 2 + (pa - a["low"]) ** 2)
     return d, low, high
+
+
+def paired_difference_interval(both: int, only_a: int, only_b: int, neither: int) -> tuple[float, float, float]:
+    """b - a for two proportions measured on the SAME items (each solved by both, only by a, only by b, or by
+    neither) and its 95% interval: Newcombe's (1998) method 10, the Wilson intervals of both runs combined with the
+    correlation of the pairs. Narrower than `difference_interval` when the runs agree on most items, as a model
+    before and after training usually does on the same problems; equal to it when the pairs are uncorrelated.
+    Both runs' results must be in the same order of items: the counts are of pairs, not of runs."""
+    n = both + only_a + only_b + neither
+    if min(both, only_a, only_b, neither) < 0 or n == 0:
+        raise ValueError(f"need non-negative counts of at least one pair, got {(both, only_a, only_b, neither)}")
+    pa, pb = (both + only_a) / n, (both + only_b) / n
+    la, ua = wilson_interval(both + only_a, n)
+    lb, ub = wilson_interval(both + only_b, n)
+    margins = (both + only_a) * (only_b + neither) * (both + only_b) * (only_a + neither)
+    agreement = both * neither - only_a * only_b
+    # Newcombe's corrected phi: a positive association is reduced by n / 2 (a continuity correction), never below 0
+    corrected = agreement - n / 2 if agreement > n / 2 else min(agreement, 0)
+    phi = corrected / math.sqrt(margins) if margins else 0.0
+    d = pb - pa
+    below = (pb - lb) ** 2 - 2 * phi * (pb - lb) * (ua - pa) + (ua - pa) ** 2
+    above = (ub - pb) ** 2 - 2 * phi * (ub - pb) * (pa - la) + (pa - la) ** 2
+    return d, max(-1.0, d - math.sqrt(max(below, 0.0))), min(1.0, d + math.sqrt(max(above, 0.0)))

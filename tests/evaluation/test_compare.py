@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from r3.evaluation.compare import compare_runs, comparison_table, share_row
 from r3.evaluation.stats import difference_interval, proportion
+from r3.stats import paired_difference_interval
+from r3.types import Attempt, Completion, Episode, Verdict
 
 
 def _summary(first: int, two: int, n: int, truncated: int) -> dict:
@@ -66,3 +70,58 @@ def test_runs_from_before_truncation_was_recorded_still_compare(tmp_path: Path) 
     b = _run(tmp_path / "b", _summary(6, 8, 10, 1), "m")
     metrics = [row.metric for row in compare_runs(a, b).rows]
     assert "truncated reflections" not in metrics and "within two attempts" in metrics
+
+
+def test_paired_interval_equals_the_independent_one_when_pairs_are_uncorrelated() -> None:
+    # 25 problems in each cell: phi = 0, so the paired interval is Newcombe's independent one on the same counts
+    paired = paired_difference_interval(25, 25, 25, 25)
+    independent = difference_interval(proportion(50, 100).to_dict(), proportion(50, 100).to_dict())
+    assert paired == pytest.approx(independent)
+
+
+def test_paired_interval_is_narrower_when_the_runs_agree_and_keeps_its_coverage() -> None:
+    # 200 problems, 80 solved by both, 90 by neither, 4 only before, 26 only after: +11 points
+    d, low, high = paired_difference_interval(80, 4, 26, 90)
+    _, ilow, ihigh = difference_interval(proportion(84, 200).to_dict(), proportion(106, 200).to_dict())
+    assert d == pytest.approx(0.11) and ilow < low < d < high < ihigh
+    rng, covered, trials = random.Random(0), 0, 2000
+    for _ in range(trials):  # correlated pairs: true accuracies 0.3 and 0.4, so the true difference is 0.1
+        cells = [0, 0, 0, 0]
+        for _ in range(60):
+            u = rng.random()
+            a, b = u < 0.3, (u < 0.4) if rng.random() < 0.7 else rng.random() < 0.4
+            cells[0 if a and b else 1 if a else 2 if b else 3] += 1
+        _, low, high = paired_difference_interval(*cells)
+        covered += low <= 0.1 <= high
+    assert 0.93 <= covered / trials <= 0.98
+
+
+def _episodes_file(path: Path, solved: list[tuple[bool, bool]]) -> None:
+    lines = []
+    for index, (first, second) in enumerate(solved):
+        verdicts = [first] if first else [False, second]
+        episode = Episode(index, f"p{index}", {"q": index}, ({"role": "user", "content": f"q{index}"},),
+                          tuple(Attempt("x", 1, Verdict(ok, "r")) for ok in verdicts),
+                          tuple(Completion("why", 2) for _ in verdicts[1:]))
+        lines.append(json.dumps(episode.to_dict()))
+    (path / "episodes.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def test_runs_of_the_same_problems_get_paired_intervals(tmp_path: Path) -> None:
+    # before: 10 of 40 within two; after: the same 10 and 8 more (none broken)
+    a = _run(tmp_path / "a", _summary(4, 10, 40, 0), "m")
+    b = _run(tmp_path / "b", _summary(4, 18, 40, 0), "m")
+    _episodes_file(a, [(i < 4, i < 10) for i in range(40)])
+    _episodes_file(b, [(i < 4, i < 18) for i in range(40)])
+    comparison = compare_runs(a, b)
+    rows = {row.metric: row for row in comparison.rows}
+    _, low, high = paired_difference_interval(10, 0, 8, 22)
+    assert comparison.paired == 40
+    assert rows["within two attempts"].interval == f"[{100 * low:+.1f}, {100 * high:+.1f}]"
+    assert rows["within two attempts"].excludes_zero is True  # the independent interval includes 0 here
+    assert difference_interval(proportion(10, 40).to_dict(), proportion(18, 40).to_dict())[1] < 0
+    console = Console(width=80, record=True)
+    console.print(comparison_table(comparison))
+    assert "paired over the 40 problems" in console.export_text()
+    _episodes_file(b, [(i < 4, i < 18) for i in range(39)])  # a problem missing: not the same problems
+    assert compare_runs(a, b).paired == 0
