@@ -36,6 +36,8 @@ def test_fresh_run_records_identity_and_manifest(tmp_path):
     record = json.loads((tmp_path / "run" / RUN_FILE).read_text())
     assert record["model"] == "m" and record["r3_run"]["kind"] == "test"
     assert record["r3_run"]["files"] == ["rows.jsonl", "sub/summary.json"]
+    # an atomically written file's temporary name is listed too: a resume removes only names the manifest lists
+    assert record["r3_run"]["temporaries"] == ["sub/.summary.json.r3-tmp"]
     assert record["r3_run"]["dirs"] == ["sub"]
 
 
@@ -225,9 +227,9 @@ def test_rows_fingerprint_sees_a_changed_row():
 def test_leftovers_of_a_killed_atomic_write_are_removed_on_resume(tmp_path):
     with open_run(tmp_path / "run") as run:
         run.write_json("summary.json", {"a": 1})
-    stale = tmp_path / "run" / ".summary.json.12345.tmp"
+    stale = tmp_path / "run" / ".summary.json.r3-tmp"
     stale.write_text('{"a": ')  # killed between writing the temporary file and renaming it
-    foreign = tmp_path / "run" / ".notes.txt.1.tmp"
+    foreign = tmp_path / "run" / ".summary.json.12345.tmp"  # r3's old pattern, but no manifest lists it
     foreign.write_text("not ours")
     with open_run(tmp_path / "run") as run:
         assert run.resumed

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -65,8 +66,12 @@ def open_run(out_dir: Path, arguments: dict[str, Any], *, overwrite: bool = Fals
 
 def _write_atomic(path: Path, text: str, run: RunDir | None = None) -> None:
     """Through the run directory (recorded in its manifest) when there is one, else a plain atomic write."""
-    if run is not None:
-        run.write_atomic(path.resolve().relative_to(run.path.resolve()).as_posix(), text)
+    if run is not None:  # by its name inside the run, never resolved: a symlinked folder is refused, not followed
+        try:
+            name = Path(path).relative_to(run.path).as_posix()
+        except ValueError:
+            name = Path(os.path.abspath(path)).relative_to(os.path.abspath(run.path)).as_posix()
+        run.write_atomic(name, text)
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     _atomic(path, text)

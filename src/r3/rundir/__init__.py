@@ -17,7 +17,12 @@ rerun could resume, refuse or mix results depending on the command. Here every c
 - A file the run is about to write that exists but is not in the manifest (a foreign `failures.jsonl`, say) is
   never replaced: the run is refused. Names are recorded in the manifest before the file is created (write-ahead),
   so a kill between the two leaves nothing unaccounted for.
+- Nothing is written, created or deleted through a symbolic link below the directory (a subfolder linked elsewhere,
+  a linked `.r3.lock` or run file): writes are refused naming the link, deletions leave it alone (`r3.rundir.paths`).
+  Temporary files of atomic writes (`.NAME.r3-tmp`) are manifest names too, so a resume removes only its own.
 - An exclusive `fcntl.flock` on `.r3.lock` refuses a second process on the same directory with one line.
+- `RunDir.attach` adds files to whatever run a directory holds (`r3 report` beside a training run); `remove_run`
+  deletes one run's files (`r3 demo --overwrite` on its stage folders).
 """
 
 from __future__ import annotations
@@ -26,12 +31,13 @@ import errno
 import json
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator
+import stat
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Self
 
-from r3.errors import R3Error, shorten
+from r3.errors import R3Error
 from r3.rundir.files import (
     Appender,
     dumps_line,
@@ -42,6 +48,18 @@ from r3.rundir.files import (
     write_atomic,
 )
 from r3.rundir.fingerprints import fingerprint_file, fingerprint_model, fingerprint_rows
+from r3.rundir.manifest import META_KEY, RUN_FILE, decide, describe_differences, read_run_file, relative
+from r3.rundir.paths import (
+    NONBLOCK,
+    check_input_file,
+    check_writable,
+    lstat_or_none,
+    open_no_follow,
+    refuse_links,
+    remove_empty_folder,
+    remove_file,
+    same_file,
+)
 
 try:  # advisory lock (POSIX); on other systems two processes are not kept apart
     import fcntl
@@ -50,36 +68,19 @@ except ImportError:  # pragma: no cover - Windows
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["RUN_FILE", "Appender", "RunDir", "check_writable", "describe_differences", "dumps_line",
-           "fingerprint_file", "fingerprint_model", "fingerprint_rows", "fsync_dir", "read_json_lines", "truncate",
-           "write_atomic"]
+__all__ = ["META_KEY", "RUN_FILE", "Appender", "RunDir", "check_input_file", "check_writable",
+           "describe_differences", "dumps_line", "fingerprint_file", "fingerprint_model", "fingerprint_rows",
+           "fsync_dir", "read_json_lines", "remove_run", "same_file", "truncate", "write_atomic"]
 
-RUN_FILE, LOCK_FILE, META_KEY = "run.json", ".r3.lock", "r3_run"
+LOCK_FILE = ".r3.lock"
 FORMAT_VERSION = 1
+TEMPORARY_SUFFIX = ".r3-tmp"  # `.NAME.r3-tmp`: the one temporary file of NAME's atomic writes (manifest: temporaries)
 
 
-def check_writable(path: str | Path, what: str = "--out") -> None:
-    """Raise a one-line R3Error unless `path` is, or can be created as, a writable directory. Changes nothing.
-
-    For the configuration's validation before anything loads: a missing parent, a file in the way or a read-only
-    folder is reported here, not after an hour of model loading.
-    """
-    path = Path(path).expanduser()
-    if path.exists() or path.is_symlink():
-        if not path.is_dir():
-            raise R3Error(f"{what} {path} exists and is not a directory")
-        if not os.access(path, os.W_OK | os.X_OK):
-            raise R3Error(f"{what} {path} is not writable")
-        return
-    parent = path.parent
-    while not parent.exists():
-        if parent.is_symlink():
-            raise R3Error(f"{what} {path}: {parent} is a broken symbolic link")
-        parent = parent.parent
-    if not parent.is_dir():
-        raise R3Error(f"{what} {path}: {parent} is not a directory")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise R3Error(f"{what} {path} cannot be created: {parent} is not writable")
+def temporary_name(name: str) -> str:
+    """The manifest name of the temporary file that atomic writes of `name` go through."""
+    folder, _, base = name.rpartition("/")
+    return f"{folder}/.{base}{TEMPORARY_SUFFIX}" if folder else f".{base}{TEMPORARY_SUFFIX}"
 
 
 @dataclass
@@ -92,6 +93,8 @@ class RunDir:
     resumed: bool = False
     files: list[str] = field(default_factory=list)
     dirs: list[str] = field(default_factory=list)
+    temporaries: list[str] = field(default_factory=list)  # `.NAME.r3-tmp` of the files written atomically
+    sessions: list[dict[str, Any]] = field(default_factory=list)  # r3.provenance of each process that opened it
     _lock: BinaryIO | None = None
     _appenders: list[Appender] = field(default_factory=list)
 
@@ -103,10 +106,10 @@ class RunDir:
         for refusing a run before a slow model load. `open` checks again under the lock."""
         path = Path(path).expanduser()
         check_writable(path)
-        previous = _read_run_file(path, kind)
+        previous = read_run_file(path, kind)
         if previous is None or overwrite:
             return False
-        return _decide(path, kind, previous, identity, set(free), label, work_files)
+        return decide(path, kind, previous, identity, set(free), label, work_files)
 
     @classmethod
     def open(cls, path: str | Path, kind: str, identity: dict[str, Any], *, overwrite: bool = False,
@@ -118,6 +121,19 @@ class RunDir:
         renders a key in messages (e.g. `--max-samples` for a CLI flag). `work_files` names the files whose content
         means work was done (default: every file of the manifest); while they are empty, new arguments take over.
         """
+        identity = json.loads(json.dumps(identity, default=str))  # the form it has once read back from run.json
+        return cls._locked(path, kind, identity, lambda run: run._start(read_run_file(run.path, kind), overwrite,
+                                                                        set(free), label, work_files))
+
+    @classmethod
+    def attach(cls, path: str | Path, kind: str) -> RunDir:
+        """Lock `path` to add files to the r3 run it holds, whatever its kind and identity (which stay as they are);
+        a directory without one becomes a run of `kind`. For writers beside a run, such as `r3 report` in a
+        training run: its files join that run's manifest, and a file no r3 run wrote is still never replaced."""
+        return cls._locked(path, kind, {}, lambda run: run._adopt(read_run_file(run.path, None)))
+
+    @classmethod
+    def _locked(cls, path: str | Path, kind: str, identity: dict[str, Any], start: Callable[[RunDir], None]) -> RunDir:
         path = Path(path).expanduser()
         check_writable(path)
         created = not path.exists()
@@ -125,43 +141,59 @@ class RunDir:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise os_error(path, error) from None
-        identity = json.loads(json.dumps(identity, default=str))  # the form it has once read back from run.json
         run = cls(path=path, kind=kind, identity=identity)
-        run._acquire_lock()
+        had_lock = lstat_or_none(path / LOCK_FILE) is not None
         try:
-            run._start(_read_run_file(path, kind), overwrite, set(free), label, work_files)
+            run._acquire_lock()
+            start(run)
         except BaseException:
             run.close()
-            if created and not any(path.iterdir()):  # nothing of ours or anyone's: leave no empty folder behind
-                path.rmdir()
+            # a refusal leaves nothing behind: no lock where no run was recorded, no folder it created
+            if not had_lock and lstat_or_none(path / RUN_FILE) is None:
+                remove_file(path, LOCK_FILE)
+            if created:
+                remove_empty_folder(path.parent, path.name)
             raise
         return run
 
     # ---------------------------------------------------------------- files of the run
     def claim(self, *names: str) -> list[Path]:
         """Record `names` (relative paths) as written by this run, before they are written. Refuses a name that exists
-        but was not written by this run, and a name outside the directory. Creates (and records) parent folders."""
+        but was not written by this run, a name outside the directory and a symbolic link on the way to it.
+        Creates (and records) parent folders."""
         paths = []
         new = []
         for name in names:
-            relative = _relative(name)
-            target = self.path / relative
-            if relative not in self.files:
-                if target.exists() or target.is_symlink():
+            name = relative(name)
+            refuse_links(self.path, name)
+            target = self.path / name
+            status = lstat_or_none(target)
+            if name not in self.files:
+                if status is not None:
                     raise R3Error(f"{target} exists but was not written by this r3 run; move it away or choose "
                                   "another output directory")
-                new.append(relative)
+                new.append(name)
+            elif status is not None and not stat.S_ISREG(status.st_mode):
+                raise R3Error(f"{target} is not a regular file any more; r3 does not write over it")
             paths.append(target)
         if new:
-            for relative in new:
-                self._make_parents(Path(relative).parent)
+            for name in new:
+                self._make_parents(Path(name).parent)
             self.files.extend(new)
             self._save()
         return paths
 
     def write_atomic(self, name: str, data: str | bytes) -> Path:
+        """Write the run's file `name` whole: through its own temporary file, fsynced, renamed (see files.py)."""
         (target,) = self.claim(name)
-        write_atomic(target, data)
+        temporary = temporary_name(relative(name))
+        if temporary not in self.temporaries:  # recorded before it is ever created, like the file itself
+            refuse_links(self.path, temporary)
+            if lstat_or_none(self.path / temporary) is not None:
+                raise R3Error(f"{self.path / temporary} exists but was not written by this r3 run; move it away")
+            self.temporaries.append(temporary)
+            self._save()
+        write_atomic(target, data, temporary=self.path / temporary)
         return target
 
     def write_json(self, name: str, record: Any) -> Path:
@@ -197,10 +229,15 @@ class RunDir:
 
     # ---------------------------------------------------------------- internals
     def _acquire_lock(self) -> None:
-        try:
-            self._lock = open(self.path / LOCK_FILE, "ab")  # noqa: SIM115 - held (locked) until close()
+        lock = self.path / LOCK_FILE
+        try:  # never through a link (it would create its target outside the run), never blocking on a FIFO
+            descriptor = open_no_follow(lock, os.O_RDWR | os.O_CREAT | NONBLOCK)
         except OSError as error:
-            raise os_error(self.path, error) from None
+            raise os_error(lock, error) from None
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            os.close(descriptor)
+            raise R3Error(f"{lock} is not a regular file; move it away or choose another output directory")
+        self._lock = os.fdopen(descriptor, "r+b")
         if fcntl is None:  # pragma: no cover - Windows
             return
         try:
@@ -217,139 +254,101 @@ class RunDir:
 
     def _start(self, previous: dict[str, Any] | None, overwrite: bool, free: set[str],
                label: Callable[[str], str], work_files: Iterable[str] | None) -> None:
+        if previous is not None:
+            self._load(previous)
         if previous is not None and overwrite:
-            self._remove_owned(previous)
+            self._remove_owned()
             previous = None
         if previous is not None:
-            meta = previous[META_KEY]
-            self.files, self.dirs = list(meta.get("files", [])), list(meta.get("dirs", []))
-            self._remove_stale_temporaries()
-            if _decide(self.path, self.kind, previous, self.identity, free, label, work_files):
+            if decide(self.path, self.kind, previous, self.identity, free, label, work_files):
                 self.resumed = True
                 self.identity = {k: v for k, v in previous.items() if k != META_KEY}
                 logger.info("%s: resuming the %s run there", self.path, self.kind)
-                return
-            logger.info("%s: the earlier %s run wrote nothing yet; starting with the new arguments", self.path,
-                        self.kind)
+            else:
+                logger.info("%s: the earlier %s run wrote nothing yet; starting with the new arguments", self.path,
+                            self.kind)
+        from r3.provenance import provenance  # versions and command of this session, never part of the identity
+
+        self.sessions = [*(self.sessions if self.resumed else []), provenance()]
         self._save()
         fsync_dir(self.path)
 
-    def _remove_stale_temporaries(self) -> None:
-        """`.NAME.PID.tmp` files that a killed atomic write of one of the run's files left behind (we hold the lock,
-        so no r3 process is writing them now)."""
-        for name in self.files:
-            target = self.path / name
-            for stale in target.parent.glob(f".{target.name}.*.tmp"):
-                if stale.is_file() and not stale.is_symlink():
-                    logger.info("removing %s, left by an interrupted write", stale)
-                    stale.unlink()
+    def _adopt(self, previous: dict[str, Any] | None) -> None:
+        if previous is None:
+            self._save()
+            return
+        self._load(previous)
+        self.kind = previous[META_KEY].get("kind", self.kind)
+        self.identity = {k: v for k, v in previous.items() if k != META_KEY}
+        self.resumed = True
 
-    def _remove_owned(self, previous: dict[str, Any]) -> None:
-        """Delete what the manifest lists: regular files only, then recorded folders that are left empty."""
+    def _load(self, previous: dict[str, Any]) -> None:
+        """Take the recorded manifest, and remove what a killed atomic write of the run left (its own temporary
+        files, listed in the manifest; we hold the lock, so no r3 process is writing them now)."""
         meta = previous[META_KEY]
-        for name in meta.get("files", []):
-            target = self.path / _relative(name)
-            if target.is_symlink() or (target.exists() and not target.is_file()):
-                logger.warning("%s: not a regular file; --overwrite leaves it alone", target)
-                continue
-            target.unlink(missing_ok=True)
-        for name in sorted(meta.get("dirs", []), key=lambda n: n.count("/"), reverse=True):
-            target = self.path / _relative(name)
-            if target.is_dir() and not target.is_symlink() and not any(target.iterdir()):
-                target.rmdir()
-        (self.path / RUN_FILE).unlink(missing_ok=True)
-        fsync_dir(self.path)
-        self.files, self.dirs = [], []
+        self.files = [relative(n) for n in meta.get("files", [])]
+        self.dirs = [relative(n) for n in meta.get("dirs", [])]
+        temporaries = meta.get("temporaries", [])
+        self.temporaries = [relative(n) for n in temporaries if isinstance(n, str)] if isinstance(temporaries,
+                                                                                                   list) else []
+        sessions = meta.get("sessions", [])
+        self.sessions = [s for s in sessions if isinstance(s, dict)] if isinstance(sessions, list) else []
+        for name in [*self.temporaries, temporary_name(RUN_FILE)]:
+            if remove_file(self.path, name):
+                logger.info("removed %s, left by an interrupted write", self.path / name)
 
-    def _make_parents(self, relative: Path) -> None:
-        parts = [p for p in relative.parts if p not in ("", ".")]
+    def _remove_owned(self) -> None:
+        """Delete what the manifest lists: regular files reached through plain folders, then recorded folders
+        that are left empty. A symbolic link, or anything behind one, is left alone."""
+        for name in self.temporaries:
+            remove_file(self.path, name)
+        for name in self.files:
+            if not remove_file(self.path, name) and lstat_or_none(self.path / name) is not None:
+                logger.warning("%s: not a regular file in a plain folder of the run; --overwrite leaves it alone",
+                               self.path / name)
+        for name in sorted(self.dirs, key=lambda n: n.count("/"), reverse=True):
+            remove_empty_folder(self.path, name)
+        remove_file(self.path, RUN_FILE)
+        fsync_dir(self.path)
+        self.files, self.dirs, self.temporaries = [], [], []
+
+    def _make_parents(self, folder: Path) -> None:
+        parts = [p for p in folder.parts if p not in ("", ".")]
         for depth in range(1, len(parts) + 1):
             name = "/".join(parts[:depth])
-            folder = self.path / name
-            if folder.is_dir():
+            target = self.path / name
+            status = lstat_or_none(target)
+            if status is not None:
+                if stat.S_ISLNK(status.st_mode) or not stat.S_ISDIR(status.st_mode):
+                    refuse_links(self.path, name)
+                    raise R3Error(f"{target} is not a folder; move it away or choose another output directory")
                 continue
             if name not in self.dirs:
                 self.dirs.append(name)
                 self._save()  # write-ahead: recorded before it exists
             try:
-                folder.mkdir()
+                target.mkdir()
             except OSError as error:
-                raise os_error(folder, error) from None
+                raise os_error(target, error) from None
 
     def _save(self) -> None:
-        meta = {"kind": self.kind, "version": FORMAT_VERSION, "files": self.files, "dirs": self.dirs}
+        meta = {"kind": self.kind, "version": FORMAT_VERSION, "files": self.files, "dirs": self.dirs,
+                "temporaries": self.temporaries, "sessions": self.sessions}
         record = {**self.identity, META_KEY: meta}
-        write_atomic(self.path / RUN_FILE, json.dumps(record, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+        write_atomic(self.path / RUN_FILE, json.dumps(record, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
+                     temporary=self.path / temporary_name(RUN_FILE))
 
 
-def _decide(path: Path, kind: str, previous: dict[str, Any], identity: dict[str, Any], free: set[str],
-            label: Callable[[str], str], work_files: Iterable[str] | None = None) -> bool:
-    """True: same identity, resume. False: different, but the run wrote nothing yet. Else refuse (R3Error)."""
-    recorded = {k: v for k, v in previous.items() if k != META_KEY}
-    current = json.loads(json.dumps(identity, default=str))
-    differences = describe_differences(recorded, current, free=free, label=label)
-    if not differences:
-        return True
-    names = previous[META_KEY].get("files", []) if work_files is None else list(work_files)
-    if not any((path / _relative(n)).is_file() and (path / _relative(n)).stat().st_size > 0 for n in names):
+def remove_run(path: str | Path) -> bool:
+    """Delete what the r3 run in `path` wrote (the files and folders its manifest lists, its run.json and lock),
+    and `path` itself when that leaves it empty; a user's file in it stays, and so does the folder then. False when
+    `path` holds no r3 run (nothing is deleted). For `r3 demo --overwrite`, whose stages are runs of their own."""
+    path = Path(path).expanduser()
+    status = lstat_or_none(path)
+    if status is None or not stat.S_ISDIR(status.st_mode) or read_run_file(path, None) is None:
         return False
-    raise R3Error(f"{path} holds an r3 {kind} run with other settings ({'; '.join(differences)}); rerun with the same "
-                  "arguments to resume, or pass --overwrite (deletes only that run's files), or choose another "
-                  "output directory")
-
-
-def describe_differences(previous: dict[str, Any], current: dict[str, Any], *, free: Iterable[str] = (),
-                         label: Callable[[str], str] = str) -> list[str]:
-    """'KEY NEW (was OLD)' for every differing leaf; nested keys are joined with dots (model_files.config.json...)."""
-    free = set(free)
-    old, new = dict(_flatten(previous)), dict(_flatten(current))
-    differing = []
-    for key in sorted(set(old) | set(new)):
-        if key.split(".")[0] in free or old.get(key) == new.get(key):
-            continue
-        top = key.split(".")[0]
-        name = label(top) + key[len(top):]
-        now, was = shorten(new.get(key, "(absent)"), 60), shorten(old.get(key, "(absent)"), 60)
-        differing.append(f"{name} {now} (was {was})")
-    return differing
-
-
-def _flatten(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
-    if isinstance(value, dict) and value:
-        for key, item in value.items():
-            yield from _flatten(item, f"{prefix}.{key}" if prefix else str(key))
-    else:
-        yield prefix, value
-
-
-def _read_run_file(path: Path, kind: str) -> dict[str, Any] | None:
-    """The recorded run.json, None when there is none; a one-line R3Error when it is unreadable or not ours."""
-    run_file = path / RUN_FILE
-    if not run_file.exists() and not run_file.is_symlink():
-        return None
-    if run_file.is_symlink() or not run_file.is_file():
-        raise R3Error(f"{run_file} is not a regular file; choose another output directory")
-    try:
-        record = json.loads(run_file.read_bytes())
-    except (OSError, ValueError, RecursionError) as error:
-        raise R3Error(f"{run_file} is not readable JSON ({shorten(str(error), 100)}); it was edited or is not an r3 "
-                      "run: move it away or choose another output directory") from None
-    meta = record.get(META_KEY) if isinstance(record, dict) else None
-    if not isinstance(meta, dict) or not isinstance(meta.get("files", []), list):
-        raise R3Error(f"{run_file} was not written by this version of r3 (no '{META_KEY}' section); move it away or "
-                      "choose another output directory")
-    if meta.get("kind") != kind:
-        raise R3Error(f"{path} holds an r3 {meta.get('kind')!r} run, not a {kind} run; choose another output "
-                      "directory")
-    for name in meta.get("files", []) + meta.get("dirs", []):
-        _relative(name, source=run_file)
-    return record
-
-
-def _relative(name: str, source: Path | None = None) -> str:
-    """A manifest name: relative, inside the run directory (no '..', not absolute)."""
-    parts = Path(str(name)).parts
-    if not isinstance(name, str) or not parts or Path(name).is_absolute() or ".." in parts:
-        where = f"{source}: " if source else ""
-        raise R3Error(f"{where}{name!r} is not a path inside the run directory")
-    return "/".join(parts)
+    with RunDir.attach(path, "unknown") as run:
+        run._remove_owned()
+    remove_file(path, LOCK_FILE)
+    remove_empty_folder(path.parent, path.name)
+    return True

@@ -9,11 +9,13 @@ from __future__ import annotations
 import errno
 import json
 import os
+import secrets
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from r3.errors import R3Error, shorten
+from r3.rundir.paths import open_no_follow
 
 
 def dumps_line(record: Any) -> bytes:
@@ -33,19 +35,28 @@ def fsync_dir(directory: Path) -> None:
         os.close(descriptor)
 
 
-def write_atomic(path: Path, data: str | bytes) -> None:
+def write_atomic(path: Path, data: str | bytes, *, temporary: Path | None = None) -> None:
     """Replace `path` so that readers see the old or the new contents, never a mix, also after a power cut.
 
     Refuses to replace anything but a regular file (a symlink, /dev/full, a FIFO): renaming over it would
-    destroy what the user pointed there.
+    destroy what the user pointed there. The temporary file is created exclusively and never through a link (a run
+    directory passes its own, manifest-listed `temporary` name; others get a fresh random one), so a user's file
+    that happens to have that name is never written over.
     """
     path = Path(path)
     if path.is_symlink() or (path.exists() and not path.is_file()):
         raise R3Error(f"{path} exists and is not a regular file; r3 does not replace it")
     payload = data.encode("utf-8", "backslashreplace") if isinstance(data, str) else data
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    if temporary is None:
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        with open(temporary, "wb") as handle:
+        descriptor = open_no_follow(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    except FileExistsError:
+        raise R3Error(f"{temporary} exists but was not written by this r3 run; move it away") from None
+    except OSError as error:
+        raise os_error(path, error) from None
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
             handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())
@@ -53,6 +64,9 @@ def write_atomic(path: Path, data: str | bytes) -> None:
     except OSError as error:
         temporary.unlink(missing_ok=True)
         raise os_error(path, error) from None
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
     fsync_dir(path.parent)
 
 
@@ -87,10 +101,12 @@ def truncate(path: Path, size: int) -> None:
     """Cut `path` to `size` bytes (durably); a no-op when it is already that size or absent."""
     if not path.exists() or path.stat().st_size == size:
         return
-    with open(path, "r+b") as handle:
-        handle.truncate(size)
-        handle.flush()
-        os.fsync(handle.fileno())
+    descriptor = open_no_follow(path, os.O_WRONLY)
+    try:
+        os.ftruncate(descriptor, size)
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 class Appender:
@@ -98,7 +114,8 @@ class Appender:
 
     def __init__(self, path: Path):
         self.path = path
-        self._handle: BinaryIO | None = open(path, "ab")  # noqa: SIM115 - appended to until close()
+        descriptor = open_no_follow(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)  # never through a link
+        self._handle: BinaryIO | None = os.fdopen(descriptor, "ab")
 
     def append(self, records: Iterable[Any]) -> int:
         """Append one line per record durably; returns the file size after them."""
