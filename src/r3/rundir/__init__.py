@@ -148,8 +148,7 @@ class RunDir:
             start(run)
         except BaseException:
             run.close()
-            # a refusal leaves nothing behind: no lock where no run was recorded, no folder it created
-            if not had_lock and lstat_or_none(path / RUN_FILE) is None:
+            if not had_lock:  # a refusal leaves nothing behind: not the lock it created, not the folder
                 remove_file(path, LOCK_FILE)
             if created:
                 remove_empty_folder(path.parent, path.name)
