@@ -32,6 +32,7 @@ def main(argv: list[str]) -> int:
     from r3.errors import R3Error
     from r3.generation import check_model_source
     from r3.generation.templates import show_prompts
+    from r3.models import resolve_model
 
     (config,) = ConfigParser([PromptConfig], prog="r3 prompt", description=HELP).parse(argv)
     task = config.build_task()
@@ -41,7 +42,7 @@ def main(argv: list[str]) -> int:
     if not 0 <= config.index < len(examples):
         raise R3Error(f"field 'index': the data has {len(examples)} example(s) here, no index {config.index}")
     try:
-        tokenizer = AutoTokenizer.from_pretrained(config.model)
+        tokenizer = AutoTokenizer.from_pretrained(resolve_model(config.model))
     except (OSError, ValueError) as error:
         raise R3Error(f"cannot load the tokenizer of model '{config.model}': {str(error).splitlines()[0][:200]}") \
             from None

@@ -28,6 +28,7 @@ from r3.forgetting.harness import (
 )
 from r3.forgetting.report import Failure, Row, build_row, write_report
 from r3.forgetting.store import ResultStore, open_run
+from r3.models import resolve_model
 
 if TYPE_CHECKING:
     from lm_eval.tasks import TaskManager
@@ -166,7 +167,7 @@ def _check_model_exists(model: str, trust_remote_code: bool) -> None:
     from transformers import AutoConfig
 
     try:
-        AutoConfig.from_pretrained(model, trust_remote_code=trust_remote_code)
+        AutoConfig.from_pretrained(resolve_model(model), trust_remote_code=trust_remote_code)
     except Exception as error:  # OSError for a missing path or hub id, ValueError for an unreadable config
         logger.debug("reading the config of %s failed", model, exc_info=True)
         first = (str(error).strip().splitlines() or [type(error).__name__])[0]

@@ -48,14 +48,18 @@ def check_model_source(name_or_path: str | Path) -> None:
     or `~`, has more than one `/`, or whose first part is a local directory (`runs/model` beside a `runs/` folder),
     is a local path. Checking this first spares the user a minute of hub retries for a typo in a local path.
     """
+    from r3.models import is_gguf
+
     name = str(name_or_path)
     path = Path(name).expanduser()
+    if is_gguf(path):  # a .gguf file, or a folder holding one: r3.models.resolve_model converts it
+        return
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise R3Error(f"model directory '{name}' has no config.json: is it a Hugging Face model directory?")
         return
     if path.exists():
-        raise R3Error(f"model '{name}' is a file; expected a model directory or a Hugging Face hub id")
+        raise R3Error(f"model '{name}' is a file; expected a model directory, a .gguf file or a Hugging Face hub id")
     first_part_is_local_dir = "/" in name and Path(name.split("/", 1)[0]).is_dir()
     if name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name or first_part_is_local_dir:
         raise R3Error(f"model directory '{name}' does not exist")

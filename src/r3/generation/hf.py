@@ -225,7 +225,10 @@ def load_model_and_tokenizer(
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from r3.models import resolve_model
+
     check_model_source(name_or_path)
+    name_or_path = resolve_model(name_or_path)  # a GGUF file -> its converted folder
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     torch_dtype = resolve_dtype(dtype, device)
     source = str(Path(name_or_path).expanduser()) if Path(name_or_path).expanduser().is_dir() else str(name_or_path)

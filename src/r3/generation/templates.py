@@ -191,8 +191,11 @@ def load_template_fingerprint(model: str, chat_template_kwargs: dict[str, Any] |
     be checked before the model loads. Record it as e.g. `identity_extra={"chat_template": ...}`."""
     from transformers import AutoTokenizer
 
+    from r3.models import resolve_model
+
     try:
-        tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=trust_remote_code, revision=revision)
+        tokenizer = AutoTokenizer.from_pretrained(resolve_model(model), trust_remote_code=trust_remote_code,
+                                                  revision=revision)
     except (OSError, ValueError) as error:
         raise R3Error(f"cannot load the tokenizer of model '{model}': {str(error).splitlines()[0][:200]}") from None
     return template_fingerprint(tokenizer, chat_template_kwargs, first_prompt)
@@ -234,8 +237,10 @@ def show_task_prompts(model: str, task: Any, example: dict[str, Any], *,
     instructions default to the task's, the reason to what the task's verifier says about `attempt`."""
     from transformers import AutoTokenizer
 
+    from r3.models import resolve_model
+
     try:
-        tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=trust_remote_code)
+        tokenizer = AutoTokenizer.from_pretrained(resolve_model(model), trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as error:
         raise R3Error(f"cannot load the tokenizer of model '{model}': {str(error).splitlines()[0][:200]}") from None
     return show_prompts(tokenizer, task.prompt(example), attempt=attempt, reflection=reflection,

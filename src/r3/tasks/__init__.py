@@ -18,6 +18,7 @@ from r3.types import PromptTemplates
 
 # name -> "module:Class", imported on first use so that `r3 tasks` stays fast.
 TASKS: dict[str, str] = {
+    "arithmetic": "r3.tasks.arithmetic:ArithmeticTask",
     "countdown": "r3.tasks.countdown:CountdownTask",
     "function_calling": "r3.tasks.function_calling:FunctionCallingTask",
     "gsm8k": "r3.tasks.gsm8k:GSM8KTask",

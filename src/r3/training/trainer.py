@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from r3.errors import R3Error, shorten
+from r3.models import resolve_model
 from r3.training import model_card, trl_adapter, watch
 from r3.training.config import TrainConfig, config_to_dict
 from r3.training.data import build_rows, check_lengths, instructions, to_dataset
@@ -40,7 +41,7 @@ def load_tokenizer(config: TrainConfig, training: Any):
     from transformers import AutoTokenizer
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(config.model, padding_side="left",
+        tokenizer = AutoTokenizer.from_pretrained(resolve_model(config.model), padding_side="left",
                                                   trust_remote_code=training.trust_remote_code)
     except (OSError, ValueError) as error:
         raise R3Error(f"cannot load the tokenizer of model '{config.model}' (a hub id or a local model directory): "
@@ -59,7 +60,8 @@ def context_limit(config: TrainConfig, training: Any) -> tuple[int | None, str]:
     from transformers import AutoConfig
 
     try:
-        model_config = AutoConfig.from_pretrained(config.model, trust_remote_code=training.trust_remote_code)
+        model_config = AutoConfig.from_pretrained(resolve_model(config.model),
+                                                  trust_remote_code=training.trust_remote_code)
     except (OSError, ValueError) as error:
         raise R3Error(f"cannot load the config of model '{config.model}': {shorten(str(error), 200)}") from None
     limit = getattr(model_config.get_text_config(), "max_position_embeddings", None)
@@ -110,7 +112,7 @@ def build_trainer(config: TrainConfig, training: Any, callbacks: list | None = N
                                 temperature=config.attempt_temperature, strip_reasoning=config.strip_reasoning)
     try:
         trainer = GRPOTrainer(
-            model=config.model, reward_funcs=[reward], args=training, train_dataset=to_dataset(rows),
+            model=resolve_model(config.model), reward_funcs=[reward], args=training, train_dataset=to_dataset(rows),
             processing_class=tokenizer, callbacks=callbacks, rollout_func=rollout,
             peft_config=lora_config(config) if config.use_lora else None,
         )
