@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from r3.episodes import EpisodeConfig, run_episodes
+from r3.episodes.engine import episode_seed
 from r3.errors import R3Error
 from r3.evaluation.stats import summarize
 from r3.tasks.base import Task
@@ -177,6 +178,38 @@ def test_sampling_params_reach_each_phase_with_per_phase_seeds():
     assert [p.max_new_tokens for p in used] == [11, 22, 11]  # retry defaults to the attempt's params
     assert [p.temperature for p in used] == [0.7, 0.3, 0.7]
     assert len({p.seed for p in used}) == 3
+
+
+class SeededGenerator(ScriptedGenerator):
+    """A scripted generator that takes per-prompt seeds and records them."""
+
+    def __init__(self, script):
+        super().__init__(script)
+        self.seeds: list[list[int]] = []
+
+    def generate(self, prompts, params, seeds=None):
+        self.seeds.append(list(seeds))
+        return super().generate(prompts, params)
+
+
+def test_per_sample_seeds_depend_on_episode_and_phase_not_on_batch():
+    params = SamplingParams(seed=5)
+    script = {f"q{i}": ["x", "x"] for i in range(5)}
+    seen = {}
+    for batch_size in (2, 5):
+        generator = SeededGenerator(script)
+        _collect(EchoTask(), generator, _examples(5), EpisodeConfig(batch_size=batch_size, attempt_params=params,
+                                                                        reflection_params=params))
+        assert all(p.seed == 5 for _, p in generator.calls)  # the call seed is not used when seeds are
+        by_prompt = {}
+        for (prompts, _), seeds in zip(generator.calls, generator.seeds):
+            for prompt, seed in zip(prompts, seeds):
+                by_prompt.setdefault(prompt[0]["content"], []).append(seed)
+        seen[batch_size] = by_prompt
+    assert seen[2] == seen[5]  # each episode's three samples drew with the same seeds in both batchings
+    all_seeds = [seed for seeds in seen[2].values() for seed in seeds]
+    assert len(set(all_seeds)) == 15 and all(0 <= s < 2**63 for s in all_seeds)
+    assert seen[2]["q0"][0] == episode_seed(5, "0", 0, 0)
 
 
 def test_within_two_counts_first_attempt_successes():

@@ -162,6 +162,14 @@ def test_generate_ids_passes_ids_unchanged(fake_vllm, model_dir):
     assert fake_vllm.built[0].calls[0]["prompts"] == [{"prompt_token_ids": [5, 6, 7]}, {"prompt_token_ids": [8]}]
 
 
+def test_per_prompt_seeds_are_sent_as_given(fake_vllm, model_dir):
+    generator = load_generator(str(model_dir), backend="vllm")
+    generator.generate_ids([[5], [6], [7]], SamplingParams(n=2, max_new_tokens=4, seed=1), seeds=[90, 7, 2**62])
+    assert [p.seed for p in fake_vllm.built[0].calls[0]["sampling_params"]] == [90, 7, 2**62]
+    with pytest.raises(ValueError, match="2 seeds for 3 prompts"):
+        generator.generate_ids([[5], [6], [7]], SamplingParams(), seeds=[1, 2])
+
+
 def test_unseeded_and_greedy(fake_vllm, model_dir):
     generator = load_generator(str(model_dir), backend="vllm")
     generator.generate(PROMPTS, SamplingParams(n=1, temperature=0, max_new_tokens=5))

@@ -8,7 +8,10 @@ One generation call per phase and per batch, never one episode at a time:
       phase 2r  reflections of the F failed ones          -> one call
       phase 2r+1 retries of the same F                    -> one call, then verify each
 
-A solved episode leaves the batch at once: it gets no reflection and no further attempt. The prompts of every
+A solved episode leaves the batch at once: it gets no reflection and no further attempt. Each sample draws with its
+own seed, `episode_seed(run seed, problem id, index, phase)`, when the generator takes per-prompt seeds (the HF and
+vLLM backends do): an episode is then the same whatever the batch size, and a run resumed after a kill samples what
+the uninterrupted run sampled. Other generators get one seed per batch and phase. The prompts of every
 phase come from `r3.conversation`, so evaluation, mining and training show the model the same conversation. With a
 generator that takes token ids (`generate_ids` and a `template`: the HF and vLLM backends), reflection and retry
 prompts are built from the ids the model generated (`r3.conversation.reflection_prompt_ids`), so the model sees its
@@ -22,12 +25,15 @@ messages.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import inspect
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from r3.conversation import reflection_messages, reflection_prompt_ids, retry_messages, retry_prompt_ids
+from r3.episodes.progress import PhaseHooks
 from r3.errors import R3Error
 from r3.tasks.base import Task
 from r3.types import Attempt, Completion, Episode, Generator, Message, SamplingParams
@@ -120,16 +126,17 @@ def run_episodes(
     *,
     start_index: int = 0,
     problem_ids: Sequence[str] | None = None,
-    on_phase: Callable[[str, int], None] | None = None,
+    hooks: PhaseHooks | None = None,
 ) -> Iterator[list[Episode]]:
     """Run one episode per example of `examples[start_index:]`, yielding finished episodes batch by batch.
 
     `examples` are normalized task examples. An episode's `index` is its example's position in `examples`, so a
     caller that resumes after k finished episodes passes the same list with `start_index=k` and gets the indices
     (and problem ids) an uninterrupted run would have given. `problem_ids`, aligned with `examples`, overrides
-    `task.problem_id(example, index)`. Episodes come out in example order. `on_phase(phase, n)`, if given, is
-    called after each generate call of a batch ("first attempt", "reflection 1", "retry 1", ...; n prompts), so a
-    progress bar can move within a batch; phases skipped because every episode is solved are not reported.
+    `task.problem_id(example, index)`. Episodes come out in example order. `hooks` (an `r3.episodes.progress`
+    `PhaseHooks`) hears of each batch, of each generate call ("first attempt", "reflection 1", "retry 1", ...) and,
+    from generators that report them, of its decoding steps, so a progress bar can move within a batch; phases
+    skipped because every episode is solved are not reported.
     """
     if problem_ids is not None and len(problem_ids) != len(examples):
         raise ValueError(f"got {len(problem_ids)} problem ids for {len(examples)} examples")
@@ -145,7 +152,7 @@ def run_episodes(
             )
             for i in indices
         ]
-        _run_batch(task, generator, drafts, config, batch_start, on_phase or _no_hook)
+        _run_batch(task, generator, drafts, config, batch_start, hooks or PhaseHooks())
         yield [draft.freeze() for draft in drafts]
 
 
@@ -155,28 +162,28 @@ def _run_batch(
     drafts: list[_Draft],
     config: EpisodeConfig,
     batch_start: int,
-    on_phase: Callable[[str, int], None],
+    hooks: PhaseHooks,
 ) -> None:
     """Fill `drafts` in place: phase 1 for all, then reflect/retry rounds for those still unsolved."""
     retry_params = config.retry_params or config.attempt_params
-    layout = _Layout(generator, config.strip_reasoning)
-    _attempt_phase(task, layout, drafts, layout.first(drafts),
-                   _phase_params(config.attempt_params, batch_start, phase=0))
-    on_phase("first attempt", len(drafts))
+    layout = _Layout(generator, config.strip_reasoning, hooks, batch_start)
+    rounds = config.max_attempts - 1
+    hooks.batch_started(len(drafts), [config.attempt_params.max_new_tokens]
+                        + [config.reflection_params.max_new_tokens, retry_params.max_new_tokens] * rounds)
+    _attempt_phase(task, layout, drafts, layout.first(drafts), config.attempt_params, "first attempt", 0)
     for round_number in range(1, config.max_attempts):
         open_drafts = [d for d in drafts if not d.solved]
         if not open_drafts:
             break
         logger.debug("batch at %d, round %d: %d of %d unsolved", batch_start, round_number, len(open_drafts),
                      len(drafts))
-        reflections = layout.generate(layout.reflection(open_drafts),
-                                      _phase_params(config.reflection_params, batch_start, phase=2 * round_number - 1))
+        reflections = layout.generate(open_drafts, layout.reflection(open_drafts), config.reflection_params,
+                                      f"reflection {round_number}", 2 * round_number - 1)
         for draft, reflection in zip(open_drafts, reflections):
             draft.reflections.append(reflection)
-        on_phase(f"reflection {round_number}", len(open_drafts))
-        _attempt_phase(task, layout, open_drafts, layout.retry(open_drafts),
-                       _phase_params(retry_params, batch_start, phase=2 * round_number))
-        on_phase(f"retry {round_number}", len(open_drafts))
+        hooks.phase_done(f"reflection {round_number}", len(open_drafts))
+        _attempt_phase(task, layout, open_drafts, layout.retry(open_drafts), retry_params,
+                       f"retry {round_number}", 2 * round_number)
 
 
 def _instructions(task: Task, config: EpisodeConfig, example: dict[str, Any]) -> tuple[str, str]:
@@ -187,16 +194,14 @@ def _instructions(task: Task, config: EpisodeConfig, example: dict[str, Any]) ->
     return config.reflection_instruction or reflect, config.retry_instruction or retry
 
 
-def _no_hook(phase: str, count: int) -> None:
-    """The default `on_phase`: nothing to report to."""
-
-
 @dataclass(frozen=True)
 class _Layout:
     """Prompts of each phase from `r3.conversation`: token ids when the generator takes them, else messages."""
 
     generator: Generator
     strip_reasoning: bool
+    hooks: PhaseHooks
+    batch_start: int
 
     @property
     def by_ids(self) -> bool:
@@ -220,10 +225,20 @@ class _Layout:
                           strip_reasoning=self.strip_reasoning)
         return by_messages(draft.prompt, *draft.history(), *instructions, strip_reasoning=self.strip_reasoning)
 
-    def generate(self, prompts: list, params: SamplingParams) -> list[Completion]:
-        """One sample per prompt, checking that the backend kept its side of the protocol."""
-        generator = self.generator
-        outputs = generator.generate_ids(prompts, params) if self.by_ids else generator.generate(prompts, params)
+    def generate(self, drafts: list[_Draft], prompts: list, params: SamplingParams, name: str,
+                 phase: int) -> list[Completion]:
+        """One sample per prompt (with each draft's own seed where the backend takes them), checking that the
+        backend kept its side of the protocol."""
+        call = self.generator.generate_ids if self.by_ids else self.generator.generate
+        options: dict[str, Any] = {}
+        if _takes(call, "seeds") and params.seed is not None:
+            options["seeds"] = [episode_seed(params.seed, d.problem_id, d.index, phase) for d in drafts]
+        elif params.seed is not None:
+            params = _phase_params(params, self.batch_start, phase)
+        if _takes(call, "on_tokens"):
+            options["on_tokens"] = self.hooks.on_tokens
+        self.hooks.phase_started(name, len(prompts), params.max_new_tokens)
+        outputs = call(prompts, params, **options)
         if len(outputs) != len(prompts) or any(len(samples) != 1 for samples in outputs):
             raise RuntimeError(
                 f"generator returned {[len(s) for s in outputs]} samples for {len(prompts)} prompts with n=1"
@@ -231,18 +246,36 @@ class _Layout:
         return [samples[0] for samples in outputs]
 
 
-def _attempt_phase(task: Task, layout: _Layout, drafts: list[_Draft], prompts: list, params: SamplingParams) -> None:
+def _attempt_phase(task: Task, layout: _Layout, drafts: list[_Draft], prompts: list, params: SamplingParams,
+                   name: str, phase: int) -> None:
     """One generate call for an attempt of every draft, then verify each."""
-    for draft, completion in zip(drafts, layout.generate(prompts, params)):
+    for draft, completion in zip(drafts, layout.generate(drafts, prompts, params, name, phase)):
         verdict = task.verify(draft.example, completion.text)
         draft.attempts.append(Attempt(completion.text, completion.num_tokens, verdict))
         draft.attempt_ids.append(completion.token_ids)
         draft.finish_reasons.append(completion.finish_reason)
+    layout.hooks.phase_done(name, len(drafts))
+
+
+def episode_seed(run_seed: int, problem_id: str, index: int, phase: int) -> int:
+    """The seed of one sample: episode `index` (problem `problem_id`), phase 0 = first attempt, 2r-1 = reflection r,
+    2r = retry r. A hash, so neighbouring episodes and phases get unrelated streams; 63 bits fit int64."""
+    digest = hashlib.sha256(f"r3-episode/{run_seed}/{problem_id}/{index}/{phase}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
+def _takes(method: Callable[..., Any], name: str) -> bool:
+    """Whether a generator's `generate`/`generate_ids` accepts the keyword `name` (`seeds`, `on_tokens`)."""
+    try:
+        return name in inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _phase_params(params: SamplingParams, batch_start: int, phase: int) -> SamplingParams:
-    """Give each (batch, phase) its own seed derived from the user's, so that phases do not replay the same random
-    stream and a run resumed at a batch boundary samples what the uninterrupted run would have sampled."""
+    """For generators without per-prompt seeds: each (batch, phase) gets its own seed derived from the user's, so
+    that phases do not replay the same random stream and a run resumed at a batch boundary (with the same batch
+    size) samples what the uninterrupted run would have sampled."""
     if params.seed is None:
         return params
     return dataclasses.replace(params, seed=(params.seed + 1_000_003 * batch_start + 7_919 * phase) % 2**31)

@@ -125,27 +125,18 @@ def summary_record(settings: EvalConfig, task, episodes: list[Episode]) -> dict[
 
 def _run_and_append(task, generator, examples, config, store: EvalStore, start: int, progress: bool) -> list[Episode]:
     """Run the remaining episodes, appending each finished batch to the store (flushed and fsynced)."""
-    from tqdm.auto import tqdm
+    from r3.episodes.progress import GenerationProgress
 
     finished: list[Episode] = []
-    # the bar counts generate calls (phases), so it moves within a batch: 2 * attempts - 1 per batch at most
-    per_batch = 2 * config.max_attempts - 1
-    batches = -(-(len(examples) - start) // config.batch_size)
-    bar = tqdm(total=batches * per_batch, unit="phase", desc="episodes", disable=not progress, dynamic_ncols=True)
-    calls = 0
-
-    def on_phase(phase: str, count: int) -> None:
-        nonlocal calls
-        calls += 1
-        bar.set_postfix_str(f"{start + len(finished)}/{len(examples)} done, {phase} of {count}", refresh=False)
-        bar.update(1)
-
-    with bar:
-        for batch in run_episodes(task, generator, examples, config, start_index=start, on_phase=on_phase):
+    # the bar moves within a batch (phase by phase, token by token) and names the phase in progress
+    bar = GenerationProgress(total=len(examples), initial=start, enabled=progress,
+                             batches=-(-(len(examples) - start) // config.batch_size))
+    try:
+        for batch in run_episodes(task, generator, examples, config, start_index=start, hooks=bar):
             store.append(batch)
             finished.extend(batch)
-            bar.update(per_batch - calls)  # phases skipped because every episode of the batch was solved
-            calls = 0
             solved = sum(e.solved_at == 1 for e in finished)
-            bar.set_postfix_str(f"{start + len(finished)}/{len(examples)} done, {solved} solved at once")
+            bar.batch_done(len(batch), note=f"{solved} solved at once")
+    finally:
+        bar.close()
     return finished

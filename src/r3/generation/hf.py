@@ -8,7 +8,10 @@ Why it is written the way it is:
 - Sampling settings are explicit. `model.generate` fills every unset field from the checkpoint's
   `generation_config.json` (Qwen2.5-Instruct ships top_k=20 and repetition_penalty=1.05) and then from global
   defaults (top_k=50). While generating, the model's generation config is swapped for one that holds only token ids,
-  and `top_k=0` is passed when top-k is off, so r3 samples exactly what `SamplingParams` says - as TRL does.
+  so r3 samples exactly what `SamplingParams` says - temperature, top-k (0 = off), top-p, as TRL does.
+- Each sample draws from its own seeded random stream (`r3.generation.sampling.RowSampler`), never from one stream
+  shared by the batch: what a prompt samples does not depend on the prompts beside it, so batch size and
+  interruptions do not change a run's episodes. `generate(..., seeds=[...])` takes one seed per prompt.
 - Prompts are sorted by length and left-padded, so a batch wastes little compute on padding and every row's last
   prompt token sits at the same position; `generate` derives position ids from the attention mask, which makes
   greedy batched output equal to unbatched output.
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -100,71 +103,86 @@ class HFGenerator:
         """Token ids of each templated prompt (the template already holds any special tokens, so none are added)."""
         return [self.template.encode(messages) for messages in prompts]
 
-    def generate(self, prompts: Sequence[Sequence[Message]], params: SamplingParams) -> list[list[Completion]]:
-        """`params.n` completions for each prompt, in prompt order. The same seed gives the same output."""
-        return self.generate_ids(self.encode(prompts), params)
+    def generate(
+        self, prompts: Sequence[Sequence[Message]], params: SamplingParams, *, seeds: Sequence[int] | None = None,
+        on_tokens: Callable[[int, int], None] | None = None,
+    ) -> list[list[Completion]]:
+        """`params.n` completions for each prompt, in prompt order.
 
-    def generate_ids(self, prompt_ids: Sequence[Sequence[int]], params: SamplingParams) -> list[list[Completion]]:
+        `seeds` (one per prompt) makes each prompt's samples depend on its seed alone, never on the batch it shares:
+        sample k of a prompt seeded s draws from a generator seeded s + k. Without `seeds`, prompt i gets
+        `params.seed + i * n` (the vLLM backend's rule); with neither, seeds come from torch's global generator.
+        `on_tokens(step, count)` is called at every decoding step with the rows still generating (progress).
+        """
+        return self.generate_ids(self.encode(prompts), params, seeds=seeds, on_tokens=on_tokens)
+
+    def generate_ids(
+        self, prompt_ids: Sequence[Sequence[int]], params: SamplingParams, *, seeds: Sequence[int] | None = None,
+        on_tokens: Callable[[int, int], None] | None = None,
+    ) -> list[list[Completion]]:
         """`generate` for prompts given as token ids (e.g. from `r3.conversation.retry_prompt_ids`)."""
         if params.n < 1 or params.max_new_tokens < 1:
             raise R3Error(
                 f"need n >= 1 and max_new_tokens >= 1, got n={params.n}, max_new_tokens={params.max_new_tokens}"
             )
+        from r3.generation.sampling import prompt_seeds, row_seeds  # torch: imported when generating
+
         token_lists = [list(ids) for ids in prompt_ids]
         self._check_context(token_lists)
         greedy = params.temperature == 0
         # Greedy samples are identical: generate one and repeat it, so a batch holds more prompts.
         per_prompt = 1 if greedy else params.n
+        own_seeds = [] if greedy else prompt_seeds(len(token_lists), params.seed, seeds, params.n)
         prompts_per_batch = max(1, self.batch_size // per_prompt)
         order = sorted(range(len(token_lists)), key=lambda i: len(token_lists[i]))
         results: list[list[Completion]] = [[] for _ in token_lists]
-        with self._generation_mode(), _seeded(params.seed, self.model.device):
+        with self._generation_mode():
             for start in range(0, len(order), prompts_per_batch):
                 batch = order[start : start + prompts_per_batch]
-                completions = self._generate_batch([token_lists[i] for i in batch], params, per_prompt)
+                batch_seeds = None if greedy else row_seeds([own_seeds[i] for i in batch], per_prompt)
+                completions = self._generate_batch([token_lists[i] for i in batch], params, batch_seeds, on_tokens)
                 for row, index in enumerate(batch):
                     samples = completions[row * per_prompt : (row + 1) * per_prompt]
                     results[index] = samples * params.n if greedy else samples
         return results
 
     def _generate_batch(
-        self, token_lists: list[list[int]], params: SamplingParams, per_prompt: int
+        self, token_lists: list[list[int]], params: SamplingParams, seeds: list[int] | None,
+        on_tokens: Callable[[int, int], None] | None,
     ) -> list[Completion]:
-        """One `generate` call; rows come back prompt-major (`per_prompt` consecutive rows per prompt)."""
+        """One `generate` call over `len(seeds)` rows (prompt-major), or one greedy row per prompt without seeds."""
         import torch
-        from transformers import GenerationConfig
+        from transformers import GenerationConfig, LogitsProcessorList
 
-        width = max(len(ids) for ids in token_lists)
-        input_ids = torch.full((len(token_lists), width), self.pad_token_id, dtype=torch.long)
-        attention_mask = torch.zeros((len(token_lists), width), dtype=torch.long)
-        for row, ids in enumerate(token_lists):  # left padding
+        from r3.generation.sampling import RowSampler, StepReporter
+
+        per_prompt = 1 if seeds is None else len(seeds) // len(token_lists)
+        rows = [ids for ids in token_lists for _ in range(per_prompt)]
+        width = max(len(ids) for ids in rows)
+        input_ids = torch.full((len(rows), width), self.pad_token_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for row, ids in enumerate(rows):  # left padding
             input_ids[row, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
             attention_mask[row, width - len(ids) :] = 1
         budget = min(params.max_new_tokens, self.context_length - width)
         if budget < params.max_new_tokens:
             logger.warning("prompts of %d tokens leave room for only %d new tokens in the context", width, budget)
-        sampling: dict[str, Any] = {"do_sample": False}
-        if params.temperature > 0:
-            # top_k=0 switches top-k off; leaving it unset would let the global default of 50 in.
-            sampling = {
-                "do_sample": True,
-                "temperature": params.temperature,
-                "top_p": params.top_p,
-                "top_k": params.top_k,
-            }
-        config = GenerationConfig(
-            max_new_tokens=budget,
-            num_return_sequences=per_prompt,
-            eos_token_id=self.stop_token_ids,
-            pad_token_id=self.pad_token_id,
-            use_cache=True,
-            **sampling,
-        )
         device = self.model.device
-        output = self.model.generate(
-            input_ids=input_ids.to(device), attention_mask=attention_mask.to(device), generation_config=config
+        processors = LogitsProcessorList()
+        if seeds is not None:  # sampling: each row draws from its own generator, then generate's argmax picks it
+            processors.append(RowSampler(seeds, temperature=params.temperature, top_p=params.top_p,
+                                         top_k=params.top_k, device=device))
+        if on_tokens is not None:
+            processors.append(StepReporter(width, self.stop_token_ids, on_tokens))
+        config = GenerationConfig(
+            max_new_tokens=budget, do_sample=False, eos_token_id=self.stop_token_ids, pad_token_id=self.pad_token_id,
+            use_cache=True,
         )
-        new_tokens = output[:, width:].tolist()  # [len(token_lists) * per_prompt, <= budget]
+        output = self.model.generate(
+            input_ids=input_ids.to(device), attention_mask=attention_mask.to(device), generation_config=config,
+            logits_processor=processors,
+        )
+        new_tokens = output[:, width:].tolist()  # [len(rows), <= budget]
         return [self._completion(tokens, budget) for tokens in new_tokens]
 
     def _completion(self, tokens: list[int], budget: int) -> Completion:
@@ -282,17 +300,3 @@ def resolve_dtype(dtype: str | Any | None, device: str) -> Any:
             raise R3Error(f"unknown dtype '{dtype}': use bfloat16, float16, float32 or auto")
         return resolved
     return dtype
-
-
-@contextlib.contextmanager
-def _seeded(seed: int | None, device: Any) -> Iterator[None]:
-    """Seed torch for the block and restore the global random state afterwards; no-op when seed is None."""
-    import torch
-
-    if seed is None:
-        yield
-        return
-    devices = [device] if getattr(device, "type", str(device)) == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        yield

@@ -11,8 +11,9 @@ options, pinned Llama date), so the episode engine can feed back the exact ids o
 every end-of-turn id r3 knows for the model (`stop_token_ids`: Phi-3.5's `<|end|>` is not its tokenizer's eos) and
 reports `finish_reason` "stop" or "length".
 
-Seeds: each prompt gets its own seed (`seed + index * n`; vLLM gives the k-th of the n samples `seed + k`), so the
-same call gives the same samples and prompts in a batch do not share random draws.
+Seeds: each prompt gets its own seed, `seeds[index]` when the caller gives one per prompt (the episode engine and
+mining do), else `seed + index * n`; vLLM gives the k-th of the n samples `seed + k`. So the same call gives the same
+samples and prompts in a batch do not share random draws (the HF backend follows the same rule).
 
 This module imports vLLM only when a generator is built, so r3 imports without it. It cannot be exercised on a
 CPU-only machine; tests/generation/test_vllm_adapter.py checks the calls it makes against a stand-in module.
@@ -94,11 +95,14 @@ class VLLMGenerator:
         """The chat-template text of `messages`, ending with the assistant generation prompt."""
         return self.template.render(messages)
 
-    def generate(self, prompts: Sequence[Sequence[Message]], params: SamplingParams) -> list[list[Completion]]:
-        """`params.n` completions for each prompt, in prompt order, through one `LLM.generate` call."""
-        return self.generate_ids([self.template.encode(messages) for messages in prompts], params)
+    def generate(self, prompts: Sequence[Sequence[Message]], params: SamplingParams, *,
+                 seeds: Sequence[int] | None = None) -> list[list[Completion]]:
+        """`params.n` completions for each prompt, in prompt order, through one `LLM.generate` call; `seeds`: one
+        per prompt (see the module docstring)."""
+        return self.generate_ids([self.template.encode(messages) for messages in prompts], params, seeds=seeds)
 
-    def generate_ids(self, prompt_ids: Sequence[Sequence[int]], params: SamplingParams) -> list[list[Completion]]:
+    def generate_ids(self, prompt_ids: Sequence[Sequence[int]], params: SamplingParams, *,
+                     seeds: Sequence[int] | None = None) -> list[list[Completion]]:
         """`generate` for prompts given as token ids (e.g. from `r3.conversation.retry_prompt_ids`)."""
         if not prompt_ids:
             return []
@@ -106,7 +110,10 @@ class VLLMGenerator:
             raise R3Error(
                 f"need n >= 1 and max_new_tokens >= 1, got n={params.n}, max_new_tokens={params.max_new_tokens}"
             )
-        sampling = [self._sampling_params(params, index) for index in range(len(prompt_ids))]
+        if seeds is not None and len(seeds) != len(prompt_ids):
+            raise ValueError(f"got {len(seeds)} seeds for {len(prompt_ids)} prompts")
+        sampling = [self._sampling_params(params, index, None if seeds is None else seeds[index])
+                    for index in range(len(prompt_ids))]
         try:
             outputs = self.llm.generate(
                 [{"prompt_token_ids": list(ids)} for ids in prompt_ids], sampling_params=sampling,
@@ -120,8 +127,11 @@ class VLLMGenerator:
             raise RuntimeError(f"vLLM returned {len(outputs)} outputs for {len(prompt_ids)} prompts")
         return [[self._completion(output) for output in request.outputs] for request in outputs]
 
-    def _sampling_params(self, params: SamplingParams, index: int) -> Any:
+    def _sampling_params(self, params: SamplingParams, index: int, seed: int | None) -> Any:
         from vllm import SamplingParams as VLLMSamplingParams
+
+        if seed is None and params.seed is not None:
+            seed = params.seed + index * params.n
 
         return VLLMSamplingParams(
             n=params.n,
@@ -129,7 +139,7 @@ class VLLMGenerator:
             top_p=params.top_p,
             top_k=params.top_k,  # 0 (or -1) is "off" in the vLLM versions TRL 1.16 supports
             max_tokens=params.max_new_tokens,
-            seed=None if params.seed is None else params.seed + index * params.n,
+            seed=seed,
             stop_token_ids=list(self.template.stop_ids),
         )
 
