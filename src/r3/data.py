@@ -33,6 +33,7 @@ from r3.errors import DataError, R3Error, shorten
 
 logger = logging.getLogger(__name__)
 
+MAX_LINE_BYTES = 16 * 2**20  # a row is a few KiB; a longer line is refused before it is read whole
 MAX_DEPTH = 64  # r3's data nests a few levels; a row nested deeper is an error, not a RecursionError later
 LOCAL_TEXT_FORMATS = (".jsonl", ".csv", ".tsv")
 
@@ -142,10 +143,39 @@ def _open_binary(path: Path):
     return handle
 
 
+def _bounded_lines(handle: Any, path: Path) -> Iterator[bytes | DataError]:
+    """The lines of a binary file, none held longer than MAX_LINE_BYTES: a longer line (a 1 GiB file without a
+    newline) is skipped in chunks and given as one DataError, instead of being read whole into memory."""
+    number = 0
+    while line := handle.readline(MAX_LINE_BYTES + 1):
+        number += 1
+        if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+            while (rest := handle.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+                pass
+            yield DataError(f"longer than {MAX_LINE_BYTES // 2**20} MiB: not a data row (is it the right file?)",
+                            source=str(path), row=f"line {number}")
+            continue
+        yield line
+
+
+def _bounded_text(text: io.TextIOWrapper, path: Path) -> Iterator[str]:
+    """The lines of a text file for the CSV reader, refusing (DataError) one longer than MAX_LINE_BYTES."""
+    number = 0
+    while line := text.readline(MAX_LINE_BYTES + 1):
+        number += 1
+        if len(line) > MAX_LINE_BYTES and not line.endswith(("\n", "\r")):
+            raise DataError(f"longer than {MAX_LINE_BYTES // 2**20} MiB: not a data row (is it the right file?)",
+                            source=str(path), row=f"line {number}")
+        yield line
+
+
 def _jsonl_rows(path: Path) -> Iterator[tuple[str, dict[str, Any] | DataError]]:
     with _open_binary(path) as handle:
-        for number, raw in enumerate(handle, start=1):
+        for number, raw in enumerate(_bounded_lines(handle, path), start=1):
             label = f"line {number}"
+            if isinstance(raw, DataError):
+                yield label, raw
+                continue
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as error:
@@ -207,7 +237,7 @@ def _delimited_rows(path: Path) -> Iterator[tuple[str, dict[str, Any] | DataErro
     delimiter = "\t" if path.suffix == ".tsv" else ","
     with _open_binary(path) as handle:
         text = io.TextIOWrapper(handle, encoding="utf-8", errors="surrogateescape", newline="")
-        reader = csv.reader(text, delimiter=delimiter)
+        reader = csv.reader(_bounded_text(text, path), delimiter=delimiter)
         try:
             header = next(reader, None)
         except csv.Error as error:

@@ -81,6 +81,25 @@ def packaged_config(path: str | Path) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
+def _read_bounded(path: Path) -> str:
+    """The text of a config file, checked first: a regular file (a FIFO would block, /dev/zero never ends) of at
+    most MAX_YAML_BYTES, read no further than that."""
+    from r3.rundir import check_input_file
+
+    check_input_file(path, "config", MAX_YAML_BYTES)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_YAML_BYTES + 1)
+    except OSError as error:
+        raise R3Error(f"cannot read config {path}: {error.strerror}") from None
+    if len(data) > MAX_YAML_BYTES:
+        raise R3Error(f"{path}: config file larger than {MAX_YAML_BYTES} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise R3Error(f"{path}: not a UTF-8 text file") from None
+
+
 def read_config_file(path: str | Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     """A config file as a mapping, with its `base:` files merged underneath it.
 
@@ -91,14 +110,7 @@ def read_config_file(path: str | Path, seen: tuple[Path, ...] = ()) -> dict[str,
     path = Path(path).expanduser().resolve()
     if path in seen:
         raise R3Error(f"{path}: 'base' files include each other: {' -> '.join(str(p) for p in (*seen, path))}")
-    if path.is_dir():
-        raise R3Error(f"{path}: is a directory, not a config file")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise R3Error(f"cannot read config {path}: {error.strerror}") from None
-    except UnicodeDecodeError:
-        raise R3Error(f"{path}: not a UTF-8 text file") from None
+    text = _read_bounded(path)
     content = parse_yaml(text, str(path))
     if content is None:
         content = {}
