@@ -3,8 +3,8 @@
     r3 data countdown --n 1000 --seed 0 --out puzzles.jsonl
     r3 data countdown --n 200 --seed 1 --sizes 4 --max-target 999 --with-solution --out hard.jsonl
 
-Rows are made in memory and written to a temporary file beside OUT, which replaces OUT only once all N are written
-(fsynced), so an interrupted run never leaves a file that looks finished. Generation is deterministic for a seed.
+Rows are streamed to a temporary file beside OUT, which replaces OUT only once all N are written (fsynced), so an
+interrupted run never leaves a file that looks finished; an N whose file cannot fit on the disk is refused at once. Generation is deterministic for a seed.
 To add a generator, add its config class and maker to `GENERATORS`.
 """
 
@@ -71,13 +71,15 @@ def main(argv: list[str]) -> int:
 
 
 def _write_rows(rows, total: int, out: str, overwrite: bool, unit: str) -> None:
-    """Write rows as JSONL to a temporary file beside OUT, with a progress bar; replace OUT when complete."""
+    """Stream rows as JSONL to a temporary file beside OUT, with a progress bar; replace OUT when complete. Rows are
+    never all held in memory; a total whose file could not fit on the disk is refused before the first row."""
+    import shutil
     from pathlib import Path
 
     from tqdm import tqdm
 
     from r3.errors import R3Error
-    from r3.rundir import check_writable, dumps_line, write_atomic
+    from r3.rundir import atomic_output, check_writable, dumps_line
 
     path = Path(out)
     if path.is_symlink() or (path.exists() and not path.is_file()):
@@ -86,5 +88,14 @@ def _write_rows(rows, total: int, out: str, overwrite: bool, unit: str) -> None:
         raise R3Error(f"--out {path} already exists (pass --overwrite to replace it)")
     check_writable(path.parent, "--out's folder")
     path.parent.mkdir(parents=True, exist_ok=True)
+    needed, free = total * MIN_ROW_BYTES, shutil.disk_usage(path.parent).free
+    if needed > free:
+        raise R3Error(f"--n {total}: that many {unit}s need at least {needed / 1e9:.3g} GB, and {path.parent} has "
+                      f"{free / 1e9:.3g} GB free")
     progress = tqdm(rows, total=total, unit=unit, disable=total < 1000, desc=f"writing {path.name}")
-    write_atomic(path, b"".join(dumps_line(row) for row in progress))
+    with atomic_output(path) as handle:
+        for row in progress:
+            handle.write(dumps_line(row))
+
+
+MIN_ROW_BYTES = 30  # the shortest row a generator writes ({"nums": [1, 2, 3], "target": 10}, about 32 bytes)

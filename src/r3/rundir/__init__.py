@@ -40,6 +40,7 @@ from typing import Any, BinaryIO, Self
 from r3.errors import R3Error
 from r3.rundir.files import (
     Appender,
+    atomic_output,
     dumps_line,
     fsync_dir,
     os_error,
@@ -68,7 +69,7 @@ except ImportError:  # pragma: no cover - Windows
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["META_KEY", "RUN_FILE", "Appender", "RunDir", "check_input_file", "check_writable",
+__all__ = ["META_KEY", "RUN_FILE", "Appender", "RunDir", "atomic_output", "check_input_file", "check_writable",
            "describe_differences", "dumps_line", "fingerprint_file", "fingerprint_model", "fingerprint_rows",
            "fsync_dir", "read_json_lines", "remove_run", "same_file", "truncate", "write_atomic"]
 

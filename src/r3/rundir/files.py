@@ -10,7 +10,8 @@ import errno
 import json
 import os
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -58,6 +59,34 @@ def write_atomic(path: Path, data: str | bytes, *, temporary: Path | None = None
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise os_error(path, error) from None
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+@contextmanager
+def atomic_output(path: Path) -> Iterator[BinaryIO]:
+    """Stream a whole file: written to an exclusive temporary file beside `path`, fsynced, and renamed over `path`
+    only when the block ends without an error; otherwise the temporary file is removed and `path` is untouched (an
+    old file is never truncated by a run that then fails). Refuses a `path` that is a link, device or FIFO."""
+    path = Path(path)
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise R3Error(f"{path} exists and is not a regular file; r3 does not replace it")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        descriptor = open_no_follow(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    except OSError as error:
+        raise os_error(path, error) from None
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
