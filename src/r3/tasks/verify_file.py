@@ -43,20 +43,53 @@ def default_out(path: Path) -> Path:
     return path.with_name(f"{path.stem if path.suffix else path.name}.verdicts.jsonl")
 
 
+VERDICT_KEYS = frozenset({"row", "problem_id", "correct", "reason", "error"})
+
+
+def check_out(path: Path, out: Path, *, overwrite: bool = False) -> None:
+    """Refuse (one line) to write verdicts over the input (also through a hard or symbolic link), over something
+    that is not a regular file, or over a file r3 did not write (its first line is not a verdict) unless
+    `overwrite`. Changes nothing."""
+    from r3.rundir import same_file
+
+    if same_file(out, path):
+        raise R3Error(f"--out {out} is the input file (the same file on disk); choose another path")
+    if out.is_symlink() or (out.exists() and not out.is_file()):
+        raise R3Error(f"--out {out} exists and is not a regular file; r3 does not replace it")
+    if out.exists() and not overwrite and not _holds_verdicts(out):
+        raise R3Error(f"--out {out} exists and does not hold r3 verdicts; pass --overwrite to replace it, or choose "
+                      "another path")
+
+
+def _holds_verdicts(out: Path) -> bool:
+    """Whether `out` is empty or starts with a verdict line as `verify_file` writes them."""
+    with open(out, "rb") as handle:
+        first = handle.readline(1 << 20)
+    if not first:
+        return True
+    try:
+        record = json.loads(first)
+    except ValueError:
+        return False
+    return isinstance(record, dict) and VERDICT_KEYS <= set(record)
+
+
 def verify_file(task: Task, path: str | Path, *, out: str | Path | None = None, split: str | None = None,
-                limit: int | None = None, skip_bad_lines: bool = False) -> VerifySummary:
+                limit: int | None = None, skip_bad_lines: bool = False, overwrite: bool = False) -> VerifySummary:
     """Judge every row of `path` with `task` and write the verdicts as JSONL to `out` (default: `default_out`).
 
     Each verdict record holds `row` (the loader's label, "line 3" or "row 2"), `line` (the line number, for JSONL),
-    `problem_id`, `correct`, `reason` and `error` (True when the verifier itself failed).
+    `problem_id`, `correct`, `reason` and `error` (True when the verifier itself failed). The verdicts replace `out`
+    only once every row is judged (`r3.rundir.atomic_output`): a refused input leaves an old file as it was.
     """
-    path = Path(path)
-    if not path.exists():
-        raise R3Error(f"{path}: no such file")
-    rows, labels, skipped = _load(path, split, limit, skip_bad_lines)
+    from r3.rundir import atomic_output, check_input_file, dumps_line
+
+    path = check_input_file(path, "data file")
     out_path = Path(out) if out is not None else default_out(path)
+    check_out(path, out_path, overwrite=overwrite)
+    rows, labels, skipped = _load(path, split, limit, skip_bad_lines)
     judged = correct = errors = 0
-    with open(out_path, "w", encoding="utf-8") as handle:
+    with atomic_output(out_path) as handle:
         for index, (row, label) in enumerate(zip(rows, labels)):
             result = _judge(task, row, index, label, str(path), skip_bad_lines)
             if result is None:
@@ -67,7 +100,7 @@ def verify_file(task: Task, path: str | Path, *, out: str | Path | None = None, 
             if label.startswith("line "):
                 record["line"] = int(label.split()[-1])
             record.update(problem_id=problem_id, correct=verdict.correct, reason=verdict.reason, error=verdict.error)
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            handle.write(dumps_line(record))
             judged += 1
             correct += verdict.correct
             errors += verdict.error
