@@ -145,17 +145,40 @@ def build_tiny_model(
     intermediate_size: int = 512,
     vocab_size: int = 2048,
     max_length: int = 4096,
+    overwrite: bool = False,
 ) -> Path:
     """Write a randomly initialised tiny Qwen2 chat model and its tokenizer to `out_dir` and return the path.
 
     Deterministic: the same arguments give the same tokenizer and the same weights. The global torch random state
-    is left as it was.
+    is left as it was. `out_dir` is a run directory (`r3.rundir`, kind "tiny-model"): rebuilding with the same
+    arguments replaces the files it wrote; other arguments are refused unless `overwrite`; a file that r3 did not
+    write there (a trained model, say) is never replaced, with or without `overwrite`.
     """
+    import tempfile
+
+    from r3.rundir import RunDir
+
+    identity = {"seed": seed, "hidden_size": hidden_size, "num_layers": num_layers, "num_heads": num_heads,
+                "num_kv_heads": num_kv_heads, "intermediate_size": intermediate_size, "vocab_size": vocab_size,
+                "max_length": max_length}
+    with RunDir.open(out_dir, "tiny-model", identity, overwrite=overwrite) as run, \
+            tempfile.TemporaryDirectory(prefix="r3-tiny-model-") as staging:
+        _save_model(Path(staging), identity)
+        files = sorted(p for p in Path(staging).iterdir() if p.is_file())
+        run.claim(*(p.name for p in files))  # every name first: a foreign file refuses the run before any write
+        for file in files:
+            run.write_atomic(file.name, file.read_bytes())
+        return run.path
+
+
+def _save_model(out: Path, shape: dict) -> None:
+    """Build the tokenizer and the model of `shape` (build_tiny_model's arguments) and save both into `out`."""
     import torch
     from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    seed, hidden_size, num_layers = shape["seed"], shape["hidden_size"], shape["num_layers"]
+    num_heads, num_kv_heads, intermediate_size = shape["num_heads"], shape["num_kv_heads"], shape["intermediate_size"]
+    vocab_size, max_length = shape["vocab_size"], shape["max_length"]
     tokenizer = build_tokenizer(vocab_size, max_length)
     config = Qwen2Config(
         vocab_size=len(tokenizer),
@@ -185,7 +208,6 @@ def build_tiny_model(
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     _pin_tokenizer_class(out)
-    return out
 
 
 def _pin_tokenizer_class(out: Path) -> None:

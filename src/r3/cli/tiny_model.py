@@ -1,6 +1,6 @@
 """`r3 tiny-model OUT_DIR`: write a tiny random chat model (tokenizer, config, weights) for trying r3 offline.
 
-    r3 tiny-model runs/tiny
+    r3 tiny-model runs/tiny            # again: rebuilt in place; --seed 3 over it needs --overwrite
     r3 eval --model runs/tiny --task countdown --data sample:countdown --limit 8 --out runs/tiny-eval
 """
 
@@ -18,6 +18,7 @@ HELP = "write a tiny random Qwen2 chat model to OUT_DIR (for tests and trying r3
 class TinyModelConfig(CommandConfig):
     out: str | None = option(None, "directory to write the model into")
     seed: int = option(42, "seed of the random weights")
+    overwrite: bool = option(False, "replace a tiny model r3 wrote in OUT_DIR with other settings (never other files)")
 
     required: ClassVar[tuple[str, ...]] = ("out",)
 
@@ -34,6 +35,6 @@ def main(argv: list[str]) -> int:
     out = Path(config.out)
     if out.exists() and not out.is_dir():
         raise R3Error(f"{out} is a file, not a directory")
-    path = build_tiny_model(out, seed=config.seed)
+    path = build_tiny_model(out, seed=config.seed, overwrite=config.overwrite)
     print(f"wrote a tiny model to {path} (load it with AutoModelForCausalLM.from_pretrained('{path}'))")
     return 0

@@ -43,7 +43,20 @@ def series(records: Records, value: Callable[[dict[str, Any]], float | None]) ->
 
 
 def plot_training_curves(runs: dict[str, Records], path: str | Path, title: str) -> bool:
-    """Draw the four panels for one or more runs (one line each) into `path`; False when nothing was logged."""
+    """Draw the four panels for one or more runs (one line each) into `path`; False when nothing was logged.
+    `path` is replaced atomically and never through a link (`r3.rundir.write_atomic`)."""
+    from r3.rundir import write_atomic
+
+    image, plotted = render_training_curves(runs, title)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(Path(path), image)
+    return plotted
+
+
+def render_training_curves(runs: dict[str, Records], title: str) -> tuple[bytes, bool]:
+    """The four panels as PNG bytes, and whether anything was plotted (for writers that go through a run)."""
+    import io
+
     import matplotlib
 
     matplotlib.use("Agg")
@@ -74,10 +87,10 @@ def plot_training_curves(runs: dict[str, Records], path: str | Path, title: str)
                       ha="center", va="center", transform=axis.transAxes, color="grey")
     figure.suptitle(title)
     figure.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
+    image = io.BytesIO()
+    figure.savefig(image, format="png", dpi=100)
     plt.close(figure)
-    return plotted
+    return image.getvalue(), plotted
 
 
-__all__ = ["PANELS", "plot_training_curves", "series"]
+__all__ = ["PANELS", "plot_training_curves", "render_training_curves", "series"]

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from r3.errors import R3Error
-from r3.report.curves import PANELS, plot_training_curves, series
+from r3.report.curves import PANELS, render_training_curves, series
 from r3.report.runs import Run, load_run
 from r3.training.summary import TrainSummary, summary_lines
 
@@ -83,10 +83,7 @@ def _config_block(config: dict[str, Any]) -> list[str]:
 def write_run_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     """Write report.md and training_curves.png for one run (into the run directory unless `out` is given)."""
     run = load_run(run_dir)
-    out = Path(out) if out is not None else run.directory
-    out.mkdir(parents=True, exist_ok=True)
-    plotted = plot_training_curves({run.name: run.records}, out / CURVES_FILE,
-                                   title=f"{run.name}: {run.task} | {run.model}")
+    image, plotted = render_training_curves({run.name: run.records}, title=f"{run.name}: {run.task} | {run.model}")
     lines = [f"# r3 training run: {run.name}", "",
              (f"Reflection-only GRPO ([r3](https://arxiv.org/abs/2505.24726)) of **{run.model}** on task "
               f"**{run.task}**, data `{run.config.get('data')}` ({run.config.get('mode', 'offline')}), "
@@ -102,9 +99,23 @@ def write_run_report(run_dir: str | Path, out: str | Path | None = None) -> Path
         lines += ["## Alarms", ""] + [f"- step {a['step']}: {a['message']}" for a in run.summary["alarms"]] + [""]
     lines += ["## Sample reflections, early and late", *_sample_section(run.samples), "", "## Config", "",
               *_config_block(run.config), ""]
-    path = out / REPORT_FILE
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
+    written = _write(Path(out) if out is not None else run.directory, image, lines)
+    if out is None and run.config.get("task"):  # the model card picks up evaluations made since training
+        from r3.training.model_card import write_model_card
+
+        write_model_card(run.directory, run.config)
+    return written
+
+
+def _write(out: Path, image: bytes, lines: list[str]) -> Path:
+    """report.md and the curves into `out` through its run directory (`RunDir.attach`: the training run there, or a
+    new report run): a report.md or training_curves.png that no r3 run wrote is refused, never replaced, and
+    nothing is written through a link."""
+    from r3.rundir import RunDir
+
+    with RunDir.attach(out, "report") as run:
+        run.write_atomic(CURVES_FILE, image)
+        return run.write_atomic(REPORT_FILE, "\n".join(lines))
 
 
 def report_runs(run_dirs: Sequence[str | Path], out: str | Path | None = None) -> Path:
@@ -117,10 +128,8 @@ def report_runs(run_dirs: Sequence[str | Path], out: str | Path | None = None) -
         raise R3Error("r3 report: with several runs, say where the overlay goes (--out DIR)")
     runs = [load_run(d) for d in run_dirs]
     labels = _labels(runs)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    plot_training_curves({label: run.records for label, run in zip(labels, runs)}, out / CURVES_FILE,
-                         title="r3 runs: " + " vs ".join(labels))
+    image, _ = render_training_curves({label: run.records for label, run in zip(labels, runs)},
+                                      title="r3 runs: " + " vs ".join(labels))
     lines = ["# r3 training runs compared", "",
              ("| run | model | task | steps | retry success, start -> end | reflection tokens, start -> end | "
               "model changed |"), "|---|---|---|---|---|---|---|"]
@@ -134,9 +143,7 @@ def report_runs(run_dirs: Sequence[str | Path], out: str | Path | None = None) -
                      f"{'?' if changed is None else 'yes' if changed else 'NO'} |")
     lines += ["", "Start and end: means over the first and last tenth of each run's logged steps.", "",
               f"![training curves]({CURVES_FILE})", "", "Runs: " + ", ".join(f"`{r.directory}`" for r in runs), ""]
-    path = out / REPORT_FILE
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
+    return _write(Path(out), image, lines)
 
 
 def _labels(runs: list[Run]) -> list[str]:
