@@ -19,8 +19,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from tqdm.auto import tqdm
-
+from r3.episodes.progress import GenerationProgress, PhaseHooks
 from r3.errors import DataError
 from r3.mining.config import MineConfig
 from r3.mining.schedule import QueryState, RoundSchedule, sample_seed
@@ -67,11 +66,12 @@ def mine(
     stats = MiningStats.from_ledger(store.ledger.values(), config.max_samples, len(share))
     todo = [i for i in share if i not in store.ledger]
     pending = iter(todo)
-    seeded = bool(todo) and _takes_sample_seeds(generator)
+    seeded = bool(todo) and _takes(generator, "seeds")
     if todo and not seeded:
         logger.warning("%s does not take per-sample seeds: the mined set equals a fixed pass's in distribution, "
                        "not draw for draw (see docs/mining.md)", type(generator).__name__)
-    bar = tqdm(total=len(share), initial=stats.queries_seen, desc="mining", unit="query", disable=not progress)
+    # a round is a batch of 0 items: the bar moves when queries finish, its text follows the round's tokens
+    bar = GenerationProgress(total=len(share), initial=stats.queries_seen, desc="mining", enabled=progress)
     in_flight: list[QueryState] = []
     step = 0
     try:
@@ -124,6 +124,7 @@ def _sample_round(
     config: MineConfig,
     seeded: bool,
     call_seed: int,
+    hooks: PhaseHooks,
 ) -> None:
     """Draw the next round of every query in one generate call (one prompt per sample, n=1) and record verdicts."""
     prompts: list[list[Message]] = []
@@ -134,30 +135,36 @@ def _sample_round(
             prompts.append(state.prompt)
             seeds.append(sample_seed(config.seed, state.problem_id, state.drawn + offset))
             owners.append(state)
-    completions = _generate(generator, prompts, params, seeds if seeded else None, call_seed)
+    hooks.phase_started(f"sampling {len(prompts)} of {len(states)} queries", len(prompts), params.max_new_tokens)
+    completions = _generate(generator, prompts, params, seeds if seeded else None, call_seed, hooks)
     for state, completion in zip(owners, completions):  # owners are grouped by query, in sample order
         verdict = task.verify(state.example, completion.text)
         state.record(completion, verdict.correct, verdict.reason, config.keep)
 
 
 def _generate(
-    generator: Generator, prompts: list[list[Message]], params: SamplingParams, seeds: list[int] | None, call_seed: int
+    generator: Generator, prompts: list[list[Message]], params: SamplingParams, seeds: list[int] | None, call_seed: int,
+    hooks: PhaseHooks,
 ) -> list[Completion]:
     """One completion per prompt: with per-sample `seeds` if given, else with one seed for the whole call."""
+    options: dict[str, Any] = {"seeds": seeds} if seeds is not None else {}
+    if _takes(generator, "on_tokens"):
+        options["on_tokens"] = hooks.on_tokens  # the bar follows the tokens of a long call
     if seeds is None:
-        outputs = generator.generate(prompts, dataclasses.replace(params, seed=call_seed))
-    else:
-        outputs = generator.generate(prompts, params, seeds=seeds)
+        params = dataclasses.replace(params, seed=call_seed)
+    outputs = generator.generate(prompts, params, **options)
     if len(outputs) != len(prompts) or any(len(output) != 1 for output in outputs):
         raise RuntimeError(f"{type(generator).__name__}.generate returned {len(outputs)} outputs for "
                            f"{len(prompts)} prompts (expected one completion each)")
+    hooks.phase_done("sampling", len(prompts))
     return [output[0] for output in outputs]
 
 
-def _takes_sample_seeds(generator: Generator) -> bool:
-    """Whether `generator.generate` accepts `seeds=` (one seed per prompt, each prompt sampled from its own)."""
+def _takes(generator: Generator, name: str) -> bool:
+    """Whether `generator.generate` accepts the keyword `name`: `seeds` (one seed per prompt, each prompt sampled
+    from its own) or `on_tokens` (progress per decoding step)."""
     try:
-        return "seeds" in inspect.signature(generator.generate).parameters
+        return name in inspect.signature(generator.generate).parameters
     except (TypeError, ValueError):
         return False
 
