@@ -80,15 +80,15 @@ def mine(
             if not in_flight:
                 break
             call_seed = sample_seed(config.seed, f"call/{len(share) - len(todo)}", step)  # fresh per session
-            _sample_round(task, generator, in_flight, schedule, params, config, seeded, call_seed)
+            bar.batch_started(0, [params.max_new_tokens])
+            _sample_round(task, generator, in_flight, schedule, params, config, seeded, call_seed, bar)
             step += 1
             finished = [state for state in in_flight if state.done(schedule, config.keep)]
             store.commit([_finished_query(task, state) for state in finished])
             for state in finished:
                 stats.add(store.ledger[state.index])
             in_flight = [state for state in in_flight if not state.done(schedule, config.keep)]
-            bar.update(len(finished))
-            bar.set_postfix_str(f"kept {stats.queries_kept}, samples {stats.sample_ratio:.1%} of fixed")
+            bar.batch_done(len(finished), note=f"kept {stats.queries_kept}, samples {stats.sample_ratio:.1%} of fixed")
     finally:
         bar.close()
         write_atomic(store.directory / STATS_FILE, json.dumps(stats.to_dict(), indent=2) + "\n")
