@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import random
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -180,12 +179,14 @@ def check_out(settings: DemoConfig, paths: Paths, overwrite: bool) -> None:
 
 
 def _remove_own_files(out: Path) -> None:
-    for name in OWN_NAMES:
-        target = out / name
-        if target.is_symlink() or target.is_file():
-            target.unlink()
-        elif target.is_dir():
-            shutil.rmtree(target)
+    """The demo's files only (r3.demo.overwrite): a user's file inside a stage folder stays, and so does its folder."""
+    from r3.demo.overwrite import remove_demo_output
+    from r3.rundir.paths import remove_empty_folder
+
+    stage_runs = ("eval_before", "mine", "eval_after", "eval_control")
+    remove_demo_output(out, stage_runs, [n for n in OWN_NAMES if "." in n] + ["data/test.jsonl", "data/train.jsonl"],
+                       training=("train", "control"))
+    remove_empty_folder(out, "data")
 
 
 def run_demo(settings: DemoConfig, *, announce: Callable[[int, int, Stage], None] | None = None) -> Path:
@@ -219,7 +220,9 @@ def _run_stages(settings: DemoConfig, announce: Callable[[int, int, Stage], None
             logger.info("%s: already finished in %s, skipped", stage.name, stage.done_marker.parent)
             continue
         if stage.name in ("train", "control") and stage.done_marker.parent.exists():
-            shutil.rmtree(stage.done_marker.parent)  # an interrupted training run starts again
+            from r3.demo.overwrite import remove_training_output
+
+            remove_training_output(stage.done_marker.parent)  # an interrupted training run starts again
         start = time.monotonic()
         stage.run()
         timings[stage.name] = round(time.monotonic() - start, 1)
