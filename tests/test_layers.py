@@ -12,9 +12,9 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "r3"
 LAYERS = [
-    {"errors", "types", "stats"},
+    {"errors", "types", "stats", "provenance"},
     {"data", "sample_data", "rundir", "chatml", "conversation"},
-    {"tasks"},
+    {"tasks", "rewards"},
     {"config", "tiny_model"},
     {"generation"},
     {"episodes"},

@@ -201,7 +201,7 @@ def test_the_card_trl_writes_at_checkpoints_and_on_push_to_hub_is_r3s(tmp_path: 
     model_card.install(trainer, config)
     trainer.create_model_card(model_name="r3-qwen", dataset_name=None, tags=None)  # what TRL and push_to_hub call
     card = (tmp_path / "README.md").read_text()
-    assert card.startswith("---\nlibrary_name: transformers\n")
+    assert card.startswith("---\n") and "\nlibrary_name: transformers\n" in card.split("\n---\n")[0]
     assert "base_model: Qwen/Qwen2.5-1.5B-Instruct" in card and "# r3-qwen" in card
     for part in ("arXiv 2505.24726", "task: `countdown`", "data: `runs/mine`", "learning_rate 5e-07",
                  "steps: 1750 (120.0 minutes)", "7.8% [5.0, 12.0] (20/256) at the start -> 35.2%",

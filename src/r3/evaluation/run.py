@@ -99,6 +99,7 @@ def _evaluate_into(store: EvalStore, settings: EvalConfig, task, generator, exam
     record = summary_record(settings, task, episodes)
     record["timing"] = {"episodes_this_session": len(episodes) - len(done), "seconds": round(elapsed, 3),
                         "resumed_after": len(done)}
+    record["provenance"] = store.run.sessions[-1]  # versions, commit, start, command: r3.provenance
     store.write_summary(record)
     return EvalResult(out=out, record=record, resumed_from=len(done))
 

@@ -107,7 +107,8 @@ def _run_checked(config: ForgettingPlan, task_manager: TaskManager, run: RunDir)
         except R3Error as error:  # e.g. the requested metric is not one the task computes
             failures.append(Failure(name, "both", str(error)))
     table = write_report(
-        config.out_dir, rows, failures, _describe(config), {"base": config.base, "trained": config.trained}
+        config.out_dir, rows, failures, _describe(config), {"base": config.base, "trained": config.trained},
+        provenance=run.sessions[-1],
     )
     return ForgettingResult(rows=rows, failures=failures, table=table)
 

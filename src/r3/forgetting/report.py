@@ -217,9 +217,11 @@ def plot(rows: Sequence[Row], path: Path, labels: tuple[str, str] = ("base", "tr
 
 
 def write_report(
-    out_dir: Path, rows: Sequence[Row], failures: Sequence[Failure], settings: dict[str, Any], models: dict[str, str]
+    out_dir: Path, rows: Sequence[Row], failures: Sequence[Failure], settings: dict[str, Any], models: dict[str, str],
+    provenance: dict[str, Any] | None = None,
 ) -> str:
-    """Write table.md, table.json and forgetting.png (when a row exists); returns the Markdown table."""
+    """Write table.md, table.json and forgetting.png (when a row exists); returns the Markdown table.
+    `provenance` (r3.provenance: versions, commit, start, command) joins table.json."""
     table = format_table(rows, failures)
     (out_dir / "table.md").write_text(table, encoding="utf-8")
     payload = {
@@ -227,6 +229,7 @@ def write_report(
         "rows": [asdict(row) for row in rows],
         "failed": [asdict(failure) for failure in failures],
         "settings": settings,
+        "provenance": provenance or {},
     }
     (out_dir / "table.json").write_text(json.dumps(payload, indent=2), encoding="utf-8")
     if rows:

@@ -91,7 +91,8 @@ def mine(
             bar.batch_done(len(finished), note=f"kept {stats.queries_kept}, samples {stats.sample_ratio:.1%} of fixed")
     finally:
         bar.close()
-        write_atomic(store.directory / STATS_FILE, json.dumps(stats.to_dict(), indent=2) + "\n")
+        record = {**stats.to_dict(), "provenance": store.provenance}
+        write_atomic(store.directory / STATS_FILE, json.dumps(record, indent=2) + "\n")
     return stats
 
 

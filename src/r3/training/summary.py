@@ -15,6 +15,7 @@ honest about how many retries the numbers rest on.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -29,6 +30,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from r3.provenance import now, provenance
 from r3.stats import proportion
 from r3.training.callbacks import is_training_record, reflection_tokens
 
@@ -73,6 +75,7 @@ class TrainSummary:
     reflection_tokens_end: float | None
     alarms: list[dict[str, Any]] = field(default_factory=list)
     eval_command: str = ""
+    provenance: dict[str, Any] = field(default_factory=dict)  # r3.provenance: versions, commit, start, command
 
 
 def _pct(p: dict[str, Any] | None) -> str:
@@ -140,23 +143,54 @@ def held_out_split(split: str | None, limit: int | None) -> str | None:
 
 
 def eval_command(output_dir: str | Path, task: str, data: str | None, split: str | None, limit: int | None,
-                 mode: str = "offline") -> str:
-    """The `r3 eval` command that measures the trained model on rows it was neither mined nor trained on.
+                 mode: str = "offline", settings: dict[str, Any] | None = None) -> str:
+    """The `r3 eval` command that measures the trained model on rows it was neither mined nor trained on, in the
+    setting it was trained in: the task options, columns, prompt templates, chat-template options, token budgets and
+    sampling of `settings` (the training config) that differ from eval's defaults are repeated on it.
 
-    Offline, `data` is the mining run: the task data it mined comes from its run.json."""
+    Offline, `data` is the mining run: the task data it mined (and, where training leaves them unset, the options and
+    templates it mined with) come from its run.json."""
+    mined: dict[str, Any] = {}
     if mode == "offline" and data is not None:
         run_file = Path(data) / "run.json" if Path(data).is_dir() else Path(data).parent / "run.json"
         try:
-            run = json.loads(run_file.read_text(encoding="utf-8"))
-            data, split, limit = run.get("data"), run.get("split"), run.get("limit")
+            mined = json.loads(run_file.read_text(encoding="utf-8"))
+            data, split, limit = mined.get("data"), mined.get("split"), mined.get("limit")
         except (OSError, ValueError, AttributeError):
-            data, split, limit = None, None, None
+            data, split, limit, mined = None, None, None, {}
     held = held_out_split(split, limit)
     parts = ["r3 eval", "--model", str(output_dir), "--task", task]
     parts += ["--data", data if data else "TASK_DATA"]
     parts += ["--split", held if held else "HELD_OUT_SPLIT"]
+    for name, value in carried_settings(settings or {}, mined if isinstance(mined, dict) else {}).items():
+        text = json.dumps(value) if isinstance(value, (dict, list)) else str(value).lower() if isinstance(
+            value, bool) else str(value)
+        parts += ["--" + name.replace("_", "-"), text]
     parts += ["--out", f"{output_dir}/eval"]
     return " ".join(p if p.startswith("--") or p == "r3 eval" else shlex.quote(p) for p in parts)
+
+
+# shared fields that do not say how a problem is posed or judged (the command names data, split and model itself)
+NOT_CARRIED = frozenset({"task", "data", "split", "limit", "skip_bad_lines", "seed", "model"})
+
+
+def carried_settings(settings: dict[str, Any], mined: dict[str, Any]) -> dict[str, Any]:
+    """The fields eval shares with training (r3.config's task, template, reasoning, sampling and budget groups)
+    whose value differs from eval's default; an unset one is taken from the mining run when it set it."""
+    from r3 import config as groups
+
+    defaults = {f.name: f.default for group in (groups.TaskArgs, groups.TemplateArgs, groups.ReasoningArgs,
+                                                groups.SamplingArgs, groups.AttemptBudgetArgs,
+                                                groups.ReflectionBudgetArgs)
+                for f in dataclasses.fields(group) if f.name not in NOT_CARRIED}
+    carried = {}
+    for name, default in defaults.items():
+        value = settings.get(name)
+        if value is None:
+            value = mined.get(name)
+        if value is not None and value != default:
+            carried[name] = value
+    return carried
 
 
 class RunRecorder(TrainerCallback):
@@ -172,11 +206,12 @@ class RunRecorder(TrainerCallback):
         self.records: list[dict[str, Any]] = []
         self._before: str | None = None
         self._start = 0.0
+        self._started = ""
         self._first_step = 0
         self._seen: Any = None
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
-        self._start, self._first_step = time.monotonic(), state.global_step
+        self._start, self._first_step, self._started = time.monotonic(), state.global_step, now()
         self._before = fingerprint(model) if model is not None else None
 
     def on_step_end(self, args, state, control, **kwargs):
@@ -196,6 +231,7 @@ class RunRecorder(TrainerCallback):
         self.summary = build_summary(self.tallies, self.records, state.global_step, self._first_step,
                                      time.monotonic() - self._start, changed,
                                      getattr(self.alarms, "raised", []), self.command, int(args.logging_steps))
+        self.summary.provenance = provenance(started=self._started or None)
         if state.is_world_process_zero:
             logger.info("\n".join(summary_lines(self.summary)))
             self.output_dir.mkdir(parents=True, exist_ok=True)

@@ -123,7 +123,8 @@ def build_trainer(config: TrainConfig, training: Any, callbacks: list | None = N
         reward.bind(trainer)
     watch.attach(trainer, reward, output_dir=training.output_dir, task=config.task, data=config.data,
                  split=config.split, limit=config.limit, mode=config.mode, log_samples=config.log_samples,
-                 alarm_steps=config.alarm_steps, attempt_max_new_tokens=config.attempt_max_new_tokens)
+                 alarm_steps=config.alarm_steps, attempt_max_new_tokens=config.attempt_max_new_tokens,
+                 settings=config_to_dict(config, training))
     model_card.install(trainer, config_to_dict(config, training))
     return trainer
 
