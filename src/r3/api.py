@@ -67,11 +67,12 @@ def evaluate(config: Any, *, generator: Any = None) -> Any:
     if generator is None:
         check_generation(config)
     shard = resolve_shard(config.num_shards, config.shard_index)
-    if shard is not None:
-        from r3.sharding import evaluate_shard
+    with config.torch_threads():
+        if shard is not None:
+            from r3.sharding import evaluate_shard
 
-        return evaluate_shard(config, shard, generator=generator)
-    return run(config, generator=generator)
+            return evaluate_shard(config, shard, generator=generator)
+        return run(config, generator=generator)
 
 
 def mine(config: Any, *, generator: Any = None) -> Any:
@@ -83,11 +84,12 @@ def mine(config: Any, *, generator: Any = None) -> Any:
     if generator is None:
         check_generation(config)
     shard = resolve_shard(config.num_shards, config.shard_index)
-    if shard is not None:
-        from r3.sharding import mine_shard
+    with config.torch_threads():
+        if shard is not None:
+            from r3.sharding import mine_shard
 
-        return mine_shard(config, shard, generator=generator)[0]
-    return mine_run(config, generator=generator)
+            return mine_shard(config, shard, generator=generator)[0]
+        return mine_run(config, generator=generator)
 
 
 def train(config: Any, training: Any) -> Path:
@@ -97,7 +99,8 @@ def train(config: Any, training: Any) -> Path:
 
     config.check_required()
     check_training(config, training)
-    output_dir = run_training(config, training)
+    with config.torch_threads():
+        output_dir = run_training(config, training)
     if training.process_index == 0:
         write_report(output_dir)
     return output_dir
@@ -122,4 +125,5 @@ def forgetting(config: Any) -> Any:
 
     plan = config.plan()
     check_forgetting(config)
-    return run_forgetting(plan)
+    with config.torch_threads():
+        return run_forgetting(plan)

@@ -31,6 +31,7 @@ from r3.config.fields import (
     ShardArgs,
     TaskArgs,
     TemplateArgs,
+    ThreadArgs,
     VllmArgs,
     generator_options,
 )
@@ -38,6 +39,6 @@ from r3.config.files import merge, packaged_config, parse_yaml, read_config_file
 
 __all__ = [
     "RULES", "AttemptBudgetArgs", "BackendArgs", "CommandConfig", "ModelArgs", "ReasoningArgs", "ReflectionBudgetArgs",
-    "RunArgs", "SamplingArgs", "ShardArgs", "TaskArgs", "TemplateArgs", "VllmArgs", "as_mapping", "check_values",
+    "RunArgs", "SamplingArgs", "ShardArgs", "TaskArgs", "TemplateArgs", "ThreadArgs", "VllmArgs", "as_mapping", "check_values",
     "command_line", "generator_options", "merge", "option", "packaged_config", "parse_yaml", "read_config_file",
 ]

@@ -69,6 +69,7 @@ RULES: dict[str, typing.Callable[[Any], str | None]] = {
     "num_shards": _at_least(1),
     "shard_index": _at_least(0),
     "alarm_steps": _at_least(1),
+    "threads": _at_least(1),
 }
 
 MAPPING_FIELDS = ("task_options", "columns", "chat_template_kwargs")
@@ -110,7 +111,7 @@ class CommandConfig:
 
     required: ClassVar[tuple[str, ...]] = ()
     NOT_IDENTITY: ClassVar[tuple[str, ...]] = ("out", "overwrite", "progress", "batch_size", "num_shards",
-                                               "shard_index")
+                                               "shard_index", "threads")
 
     def __post_init__(self) -> None:
         for name in MAPPING_FIELDS:

@@ -3,6 +3,8 @@ and one help text in every command (the field's help text is its documentation: 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -122,6 +124,30 @@ class ReflectionBudgetArgs:
     """Token budget of reflections (shared by eval and train)."""
 
     reflection_max_new_tokens: int = option(256, "token budget of each reflection")
+
+
+@dataclass
+class ThreadArgs:
+    """CPU threads (eval, mine, train, forgetting); not part of a run's identity."""
+
+    threads: int | None = option(
+        None, "CPU threads torch uses (torch.set_num_threads); default: torch's own, one per core. On a machine "
+              "shared with other jobs, 1 or 2 spends far less CPU for about the same speed (docs/benchmarks/real_model.md)")
+
+    @contextlib.contextmanager
+    def torch_threads(self) -> Iterator[None]:
+        """torch's intra-op thread count set to `threads` for the block and restored after it (no-op when unset)."""
+        if self.threads is None:
+            yield
+            return
+        import torch
+
+        previous = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(previous)
 
 
 @dataclass

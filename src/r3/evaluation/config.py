@@ -22,13 +22,14 @@ from r3.config import (
     ShardArgs,
     TaskArgs,
     TemplateArgs,
+    ThreadArgs,
     VllmArgs,
     option,
 )
 
 
 @dataclass
-class EvalConfig(CommandConfig, ShardArgs, RunArgs, ReflectionBudgetArgs, AttemptBudgetArgs, SamplingArgs, VllmArgs,
+class EvalConfig(CommandConfig, ThreadArgs, ShardArgs, RunArgs, ReflectionBudgetArgs, AttemptBudgetArgs, SamplingArgs, VllmArgs,
                  ReasoningArgs, TemplateArgs, BackendArgs, ModelArgs, TaskArgs):
     """Everything `r3 eval` takes. Fields other than `NOT_IDENTITY` decide the result: a rerun must match them."""
 

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from r3.config import CommandConfig, TemplateArgs, VllmArgs, option
+from r3.config import CommandConfig, TemplateArgs, ThreadArgs, VllmArgs, option
 from r3.errors import R3Error
 
 
 @dataclass
-class ForgettingConfig(CommandConfig, VllmArgs, TemplateArgs):
+class ForgettingConfig(CommandConfig, ThreadArgs, VllmArgs, TemplateArgs):
     """Everything `r3 forgetting` takes."""
 
     base: str | None = option(None, "the model before training: hub id or local directory")

@@ -19,6 +19,7 @@ from r3.config import (
     ShardArgs,
     TaskArgs,
     TemplateArgs,
+    ThreadArgs,
     VllmArgs,
     option,
 )
@@ -28,7 +29,7 @@ from r3.types import SamplingParams
 
 
 @dataclass
-class MineConfig(CommandConfig, ShardArgs, RunArgs, AttemptBudgetArgs, SamplingArgs, VllmArgs, TemplateArgs,
+class MineConfig(CommandConfig, ThreadArgs, ShardArgs, RunArgs, AttemptBudgetArgs, SamplingArgs, VllmArgs, TemplateArgs,
                  BackendArgs, ModelArgs, TaskArgs):
     """Everything `r3 mine` takes; the miner reads the sampling and schedule fields."""
 

@@ -26,6 +26,7 @@ from r3.config import (
     ReasoningArgs,
     ReflectionBudgetArgs,
     TaskArgs,
+    ThreadArgs,
     option,
 )
 from r3.errors import R3Error
@@ -38,7 +39,8 @@ CPU_TRAINING_DEFAULTS: dict[str, Any] = {"bf16": False, "activation_checkpointin
 
 
 @dataclass
-class TrainConfig(CommandConfig, ReflectionBudgetArgs, AttemptBudgetArgs, ReasoningArgs, ModelArgs, TaskArgs):
+class TrainConfig(CommandConfig, ThreadArgs, ReflectionBudgetArgs, AttemptBudgetArgs, ReasoningArgs, ModelArgs,
+                  TaskArgs):
     """r3's own training settings (TRL's live in `GRPOConfig`); see docs/training.md."""
 
     mode: Literal["offline", "online"] = option(
@@ -66,7 +68,7 @@ class TrainConfig(CommandConfig, ReflectionBudgetArgs, AttemptBudgetArgs, Reason
     alarm_steps: int = option(5, "warn when the learning signal is missing for this many logged steps in a row")
 
     required: ClassVar[tuple[str, ...]] = ("task", "model")
-    NOT_IDENTITY: ClassVar[tuple[str, ...]] = ("log_samples", "alarm_steps", "allow_missing_optimizer_state")
+    NOT_IDENTITY: ClassVar[tuple[str, ...]] = ("log_samples", "alarm_steps", "allow_missing_optimizer_state", "threads")
 
     def __post_init__(self) -> None:
         super().__post_init__()
