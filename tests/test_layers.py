@@ -1,8 +1,8 @@
 """The package's imports follow the data flow: no module imports from a layer above its own (issue 10).
 
 Layers, lowest first: shared types and arithmetic; files, runs and the conversation layout; tasks; configuration;
-generation; episodes; mining; training; evaluation; forgetting; reports; the Python API; the demo (a client of the
-API); the command line. Function-level imports count too: a lazy import is still a dependency.
+generation; episodes; mining; training; evaluation; forgetting; reports; the viewer; the Python API; the demo (a
+client of the API); the command line. Function-level imports count too: a lazy import is still a dependency.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ LAYERS = [
     {"evaluation"},
     {"forgetting", "sharding"},
     {"report"},
+    {"view"},
     {"api", "preflight"},
     {"demo"},
     {"cli", "__main__"},

@@ -19,6 +19,7 @@ _API = {
     "mine": "r3.api:mine",
     "train": "r3.api:train",
     "forgetting": "r3.api:forgetting",
+    "view": "r3.api:view",
     "EvalConfig": "r3.evaluation.config:EvalConfig",
     "MineConfig": "r3.mining.config:MineConfig",
     "TrainConfig": "r3.training.config:TrainConfig",

@@ -6,6 +6,7 @@
     result = r3.evaluate(config)                          # or r3.evaluate(r3.EvalConfig(model=..., task=..., ...))
     stats = r3.mine(r3.load_config("mine", "mine.yaml", ["--max_samples", "8"]))
     model_dir = r3.train(*r3.load_config("train", "configs/tiny_cpu.yaml"))
+    page = r3.view(["runs/eval-tiny", "runs/train-tiny"], "runs/view.html")   # read the episodes and reflections
 
 `load_config` parses exactly as the command line does (YAML file or dict, then `--field value` overrides), so a
 config that works as `r3 eval --config FILE` works here, with the same one-line errors (`r3.errors.R3Error`).
@@ -116,6 +117,14 @@ def write_report(output_dir: Path) -> None:
         logging.getLogger(__name__).info("report of the run: %s", write_run_report(output_dir))
     except (R3Error, OSError, ValueError) as error:
         logging.getLogger(__name__).warning("could not write the run's report.md: %s", error)
+
+
+def view(runs: list[str | Path], out: str | Path = "view.html") -> Path:
+    """Run `r3 view`: write one self-contained HTML page of eval, mine and train runs (or a demo directory's
+    stages) to `out` and return its path. See docs/view.md."""
+    from r3.view import write_page
+
+    return write_page(list(runs), out)
 
 
 def forgetting(config: Any) -> Any:

@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "data": "data",
     "report": "report",
     "prompt": "prompt",
+    "view": "view",
     "demo": "demo",
 }
 

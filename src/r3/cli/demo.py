@@ -37,4 +37,7 @@ def main(argv: list[str]) -> int:
     console.rule("[bold]result")
     console.print(Markdown(report.read_text(encoding="utf-8").split("## What the reflections", 1)[0]))
     console.print(f"report: {report}")
+    page = report.parent / "view.html"  # r3.demo.pipeline.VIEW_FILE: every stage's episodes and reflections
+    if page.is_file():
+        console.print(f"page: {page} (open it in a browser)")
     return 0

@@ -29,6 +29,7 @@ from r3.errors import R3Error
 logger = logging.getLogger(__name__)
 
 SETTINGS_FILE = "demo.json"
+VIEW_FILE = "view.html"
 TIMINGS_FILE = "timings.json"
 
 
@@ -57,11 +58,12 @@ class Paths:
         self.control = out / "control"
         self.eval_control = out / "eval_control"
         self.report = out / "report.md"
+        self.view = out / VIEW_FILE  # `r3 view` of every stage, beside the report
 
 
 # what a demo run writes in its output directory: all that --overwrite may remove
 OWN_NAMES = ("data", "eval_before", "mine", "train", "eval_after", "control", "eval_control", "report.md",
-             "training_curves.png", SETTINGS_FILE, TIMINGS_FILE)
+             "training_curves.png", VIEW_FILE, SETTINGS_FILE, TIMINGS_FILE)
 
 
 def recipe_steps(settings: DemoConfig) -> int:
@@ -227,4 +229,16 @@ def _run_stages(settings: DemoConfig, announce: Callable[[int, int, Stage], None
         stage.run()
         timings[stage.name] = round(time.monotonic() - start, 1)
         timings_path.write_text(json.dumps(timings, indent=1) + "\n", encoding="utf-8")
-    return write_report(settings, paths, plan, timings)
+    report = write_report(settings, paths, plan, timings)
+    write_view(paths)
+    return report
+
+
+def write_view(paths: Paths) -> None:
+    """The page of every stage (`r3 view OUT`) beside report.md; a page that cannot be written only warns."""
+    from r3 import api
+
+    try:
+        logger.info("page of the runs: %s", api.view([paths.out], paths.view))
+    except (R3Error, OSError, ValueError) as error:
+        logger.warning("could not write %s: %s", paths.view, error)

@@ -106,7 +106,7 @@ def write_page(runs: list[str | Path], out: str | Path) -> Path:
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(out)
-    logger.info("wrote %s (%.1f MB)", out, out.stat().st_size / 1e6)
+    logger.debug("wrote %s (%.1f MB)", out, out.stat().st_size / 1e6)
     return out
 
 

@@ -48,6 +48,12 @@ function table(headers, rows, cls) {
     el("tbody", {}, rows));
 }
 
+// "wrong: evaluates to 10, not 4"; a reason that only repeats the verdict ("correct") is not said twice.
+function verdictText(correct, error, reason) {
+  const verdict = error ? "verifier error" : correct ? "correct" : "wrong";
+  return reason && reason.trim().toLowerCase() !== verdict ? `${verdict}: ${reason}` : verdict;
+}
+
 function tokens(n, finish) {
   const parts = [];
   if (n !== null && n !== undefined) parts.push(`${n} tokens`);
@@ -70,9 +76,9 @@ function episodeCard(ep) {
   if (ep.system) children.push(turn("system", "system prompt", null, ep.system, null));
   children.push(turn("problem", "problem", null, ep.problem, null));
   ep.attempts.forEach((a, i) => {
-    const verdict = a.error ? "verifier error: " : a.correct ? "correct: " : "wrong: ";
     const name = i === 0 ? "first attempt" : `retry ${i}`;
-    children.push(turn(a.correct ? "right" : "wrong", name, tokens(a.tokens, a.finish), a.text, verdict + a.reason));
+    children.push(turn(a.correct ? "right" : "wrong", name, tokens(a.tokens, a.finish), a.text,
+      verdictText(a.correct, a.error, a.reason)));
     const r = ep.reflections[i];
     if (r) children.push(turn("reflection", `reflection ${i + 1}`, tokens(r.tokens, r.finish), r.text, null));
   });
@@ -104,7 +110,7 @@ function filteredList(container, opts) {
     }}, label, el("span", {class: "n"}, n.toLocaleString()));
     toolbar.append(buttons[key]);
   }
-  const search = el("input", {type: "search", placeholder: "search all text (problem, attempts, reflections, reasons)",
+  const search = el("input", {type: "search", placeholder: opts.placeholder || "search all text",
     "aria-label": "search"});
   search.addEventListener("input", () => { state.query = search.value.trim().toLowerCase(); state.shown = PAGE; draw(); });
   toolbar.append(search);
@@ -152,6 +158,7 @@ function drawEval(section, root) {
   else root.append(el("p", {class: "note"}, "unfinished run: no summary.json yet; its finished episodes are below"));
   filteredList(root, {
     items: section.episodes, noun: "episodes", makeList: () => cardList(episodeCard),
+    placeholder: "search problems, attempts, reflections and the verifier's reasons",
     filters: {all: "all", ...section.tags},
     matches: (ep, tag) => ep.tags.includes(tag),
     text: (ep) => [ep.id, ep.problem, ...ep.attempts.flatMap((a) => [a.text, a.reason]),
@@ -183,11 +190,8 @@ function drawCompare(section, root) {
       "(Newcombe's paired interval); the other shares use the independent one." : "")));
   if (section.differing_settings.length) root.append(el("p", {class: "note"},
     `note: the runs differ in ${section.differing_settings.join(", ")}`));
-  const c = section.counts;
-  root.append(el("div", {class: "counts"},
-    el("span", {class: "badge right"}, `fixed now: ${c.fixed}`), el("span", {class: "badge wrong"}, `broken now: ${c.broken}`),
-    el("span", {class: "badge"}, `same: ${c.same}`),
-    el("span", {class: "note"}, `(solved or not ${section.solved_name}; click a row to see both episodes)`)));
+  root.append(el("p", {class: "note"}, `fixed now: unsolved in A, solved in B (${section.solved_name}); broken now: ` +
+    "the other way round. Click a row to see both episodes side by side."));
 
   const tbody = el("tbody", {});
   const list = {
@@ -215,6 +219,7 @@ function drawCompare(section, root) {
   };
   filteredList(root, {
     items: section.problems, noun: "problems", makeList: () => list,
+    placeholder: "search both runs' problems, attempts, reflections and reasons",
     filters: {changed: "changed", fixed: "fixed now", broken: "broken now", same: "same", all: "all"},
     initial: "changed",  // what changed is what a reader came for
     matches: (p, key) => key === "changed" ? p.change !== "same" : p.change === key,
@@ -243,7 +248,7 @@ function reflectionCard(r) {
   children.push(turn("reflection", "reflection", null, r.reflection, null));
   if (r.retry !== null && r.retry !== undefined) {
     children.push(turn(r.correct ? "right" : "wrong", "retry", null, r.retry,
-      r.reason ? `${r.correct ? "correct" : "wrong"}: ${r.reason}` : null));
+      r.correct === null || r.correct === undefined ? r.reason : verdictText(r.correct, false, r.reason)));
   }
   return el("article", {class: "card reflection-card"}, children);
 }
@@ -270,6 +275,7 @@ function drawTrain(section, root) {
   }
   filteredList(root, {
     items: section.reflections, noun: "reflections", makeList: () => cardList(reflectionCard), filters,
+    placeholder: "search problems, attempts, reflections, retries and reasons",
     matches: (r, key) => key === "right" ? r.correct === true : key === "wrong" ? r.correct === false
       : key.startsWith("step:") ? String(r.step) === key.slice(5) : true,
     text: (r) => [r.problem_id, r.problem, r.attempt, r.reflection, r.retry, r.reason],
@@ -287,7 +293,7 @@ function minedCard(p) {
     el("span", {class: "badge wrong"}, `${p.failed.length} failed attempt${p.failed.length === 1 ? "" : "s"} kept`),
     drawn ? el("span", {class: "index"}, drawn) : null), turn("problem", "problem", null, p.problem, null)];
   p.failed.forEach((f, i) => children.push(turn("wrong", `failed attempt ${i + 1}`, tokens(f.tokens, null), f.text,
-    `wrong: ${f.reason}`)));
+    verdictText(false, false, f.reason))));
   return el("article", {class: "card mined"}, children);
 }
 
@@ -295,6 +301,7 @@ function drawMine(section, root) {
   root.append(el("p", {class: "meta"}, section.path), summaryTable(section.summary));
   filteredList(root, {
     items: section.problems, noun: "mined problems", makeList: () => cardList(minedCard),
+    placeholder: "search problems, failed attempts and the verifier's reasons",
     filters: {all: "all", one: "one failure kept", several: "several kept"},
     matches: (p, key) => key === "one" ? p.failed.length === 1 : p.failed.length > 1,
     text: (p) => [p.id, p.problem, ...p.failed.flatMap((f) => [f.text, f.reason])],
