@@ -57,6 +57,9 @@ def check_model_source(name_or_path: str | Path) -> None:
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise R3Error(f"model directory '{name}' has no config.json: is it a Hugging Face model directory?")
+        from r3.rundir.model_files import check_model_files
+
+        check_model_files(path)  # weights, config, tokenizer files and chat template named before anything loads
         return
     if path.exists():
         raise R3Error(f"model '{name}' is a file; expected a model directory, a .gguf file or a Hugging Face hub id")
