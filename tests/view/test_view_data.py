@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -46,14 +45,14 @@ def test_runs_of_other_problems_get_no_comparison(runs, tmp_path):
     assert kinds == ["eval", "eval"]
 
 
-def test_training_run_shows_samples_completions_and_alarms(runs):
+def test_training_run_shows_reflections_by_group_with_rewards_and_alarms(runs):
     train = _sections(page_data([runs["train"]]))["train"]
-    sources = [(r["step"], r["source"]) for r in train["reflections"]]
-    assert sources == [(1, "completions"), (1, "completions"), (1, "samples"), (3, "completions"),
-                       (3, "completions"), (3, "samples")]
-    first = train["reflections"][0]
-    assert (first["problem"], first["instruction"], first["reflection"], first["reward"]) == (
-        "problem at step 1", "Reflect.", "completion 1-0", 1.0)
+    groups = [(g["step"], g["source"], len(g["reflections"]), g["right"]) for g in train["groups"]]
+    assert groups == [(1, "completions", 2, 1), (1, "samples", 1, 0), (3, "completions", 2, 1), (3, "samples", 1, 1)]
+    first = train["groups"][0]
+    assert (first["problem"], first["attempt"], first["instruction"]) == ("problem at step 1", "<answer>3 * 3 * 4</answer>", "Reflect.")
+    assert [(r["reflection"], r["reward"], r["correct"]) for r in first["reflections"]] == [
+        ("completion 1-0", 1.0, True), ("completion 1-1", 0.0, False)]
     assert train["alarms"][0]["name"] == "zero_spread" and train["log_completions"]
     assert train["curves_png"] and any("model changed: yes" in line for line in train["summary_lines"])
 

@@ -67,6 +67,23 @@ def sample_records(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
             for s in samples]
 
 
+def groups(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The reflections of one failed attempt at one step together (a GRPO group: its G reflections share the problem
+    and the attempt), best reward first, so a reader compares the reflections that won with those that lost."""
+    grouped: dict[tuple, dict[str, Any]] = {}
+    for r in records:
+        key = (r["step"], r["source"], r["problem_id"], r["problem"], r["attempt"], r["instruction"])
+        group = grouped.setdefault(key, {"step": r["step"], "source": r["source"], "problem_id": r["problem_id"],
+                                         "problem": r["problem"], "attempt": r["attempt"],
+                                         "instruction": r["instruction"], "reflections": []})
+        group["reflections"].append({k: r[k] for k in ("reflection", "retry", "correct", "reason", "reward",
+                                                       "advantage")})
+    for group in grouped.values():
+        group["reflections"].sort(key=lambda r: -(r["reward"] if isinstance(r["reward"], (int, float)) else -1))
+        group["right"] = sum(r["correct"] is True for r in group["reflections"])
+    return list(grouped.values())
+
+
 def curves_png(directory: Path, records: list[dict[str, Any]], title: str) -> str | None:
     """The training curves as a base64 PNG: the run's own file, else drawn now from its metrics."""
     path = directory / CURVES_FILE
@@ -80,7 +97,7 @@ def curves_png(directory: Path, records: list[dict[str, Any]], title: str) -> st
 
 
 def train_section(path: Path, name: str) -> dict[str, Any]:
-    """A training run: its end-of-run summary, alarms, curves and reflections by step."""
+    """A training run: its end-of-run summary, alarms, curves and reflections by step, grouped by failed attempt."""
     run = load_run(path)
     summary = run.summary or {}
     known = {k: v for k, v in summary.items() if k in TrainSummary.__dataclass_fields__}
@@ -95,4 +112,4 @@ def train_section(path: Path, name: str) -> dict[str, Any]:
     return {"kind": "train", "name": name, "path": str(path), "model": run.model, "task": run.task,
             "summary_lines": lines, "alarms": alarms, "log_completions": (path / COMPLETIONS_DIR).is_dir(),
             "curves_png": curves_png(path, run.records, f"{name}: {run.task} | {run.model}"),
-            "reflections": reflections}
+            "groups": groups(reflections)}

@@ -232,26 +232,33 @@ function drawCompare(section, root) {
 }
 
 // ---- training -------------------------------------------------------------------------------------------------
-function reflectionCard(r) {
-  const verdict = r.correct === true ? el("span", {class: "badge right"}, "retry right")
-    : r.correct === false ? el("span", {class: "badge wrong"}, "retry wrong") : null;
-  const numbers = [];
-  if (typeof r.reward === "number") numbers.push(`reward ${r.reward.toFixed(2)}`);
-  if (typeof r.advantage === "number") numbers.push(`advantage ${r.advantage >= 0 ? "+" : ""}${r.advantage.toFixed(2)}`);
-  const children = [el("header", {}, el("span", {class: "id"}, `step ${r.step}`),
-    r.problem_id ? el("span", {class: "index"}, r.problem_id) : null, verdict,
-    numbers.length ? el("span", {class: "badge"}, numbers.join(" · ")) : null,
-    el("span", {class: "index"}, r.source === "completions" ? "TRL completions table" : "samples.jsonl"))];
-  if (r.problem) children.push(turn("problem", "problem", null, r.problem, null));
-  if (r.attempt) children.push(turn("wrong", "failed attempt", null, r.attempt, null));
-  if (r.instruction) children.push(turn("problem", "reflection instruction", null, r.instruction, null));
-  children.push(turn("reflection", "reflection", null, r.reflection, null));
-  if (r.retry !== null && r.retry !== undefined) {
-    children.push(turn(r.correct ? "right" : "wrong", "retry", null, r.retry,
-      r.correct === null || r.correct === undefined ? r.reason : verdictText(r.correct, false, r.reason)));
-  }
-  return el("article", {class: "card reflection-card"}, children);
+function signed(x) { return `${x >= 0 ? "+" : ""}${x.toFixed(2)}`; }
+
+// One failed attempt at one step and the reflections sampled for it (a GRPO group), best reward first.
+function groupCard(g) {
+  const n = g.reflections.length;
+  const children = [el("header", {}, el("span", {class: "id"}, `step ${g.step}`),
+    g.problem_id ? el("span", {class: "index"}, g.problem_id) : null,
+    el("span", {class: g.right ? "badge right" : "badge wrong"}, `${g.right} of ${n} retr${n === 1 ? "y" : "ies"} right`),
+    el("span", {class: "index"}, g.source === "completions" ? "TRL completions table" : "samples.jsonl"))];
+  if (g.problem) children.push(turn("problem", "problem", null, g.problem, null));
+  if (g.attempt) children.push(turn("wrong", "failed attempt", null, g.attempt, null));
+  if (g.instruction) children.push(turn("problem", "reflection instruction", null, g.instruction, null));
+  g.reflections.forEach((r, i) => {
+    const numbers = [];
+    if (typeof r.reward === "number") numbers.push(`reward ${r.reward.toFixed(2)}`);
+    if (typeof r.advantage === "number") numbers.push(`advantage ${signed(r.advantage)}`);
+    children.push(turn("reflection", n > 1 ? `reflection ${i + 1} of ${n}` : "reflection", numbers.join(" · "),
+      r.reflection, null));
+    if (r.retry !== null && r.retry !== undefined) {
+      children.push(turn(r.correct ? "right" : "wrong", "retry", null, r.retry,
+        r.correct === null || r.correct === undefined ? r.reason : verdictText(r.correct, false, r.reason)));
+    }
+  });
+  return el("article", {class: "card group"}, children);
 }
+
+function reflectionLengths(g) { return g.reflections.map((r) => (r.reflection || "").length); }
 
 function drawTrain(section, root) {
   root.append(el("p", {class: "meta"}, [section.task, section.model, section.path].filter(Boolean).join(" · ")));
@@ -267,21 +274,21 @@ function drawTrain(section, root) {
   root.append(el("h3", {}, "reflections over training"));
   if (!section.log_completions) root.append(el("p", {class: "note"}, "TRL's completions table was not logged " +
     "(set log_completions: true in the recipe to see every reflection with its reward; docs/training.md)"));
-  const steps = [...new Set(section.reflections.map((r) => r.step))];
-  const filters = {all: "all", right: "retry right", wrong: "retry wrong"};
+  const steps = [...new Set(section.groups.map((g) => g.step))];
+  const filters = {all: "all", right: "some retry right", none: "no retry right"};
   if (steps.length > 1) {
     filters[`step:${steps[0]}`] = `first step (${steps[0]})`;
     filters[`step:${steps[steps.length - 1]}`] = `last step (${steps[steps.length - 1]})`;
   }
   filteredList(root, {
-    items: section.reflections, noun: "reflections", makeList: () => cardList(reflectionCard), filters,
-    placeholder: "search problems, attempts, reflections, retries and reasons",
-    matches: (r, key) => key === "right" ? r.correct === true : key === "wrong" ? r.correct === false
-      : key.startsWith("step:") ? String(r.step) === key.slice(5) : true,
-    text: (r) => [r.problem_id, r.problem, r.attempt, r.reflection, r.retry, r.reason],
+    items: section.groups, noun: "failed attempts with their reflections", makeList: () => cardList(groupCard),
+    filters, placeholder: "search problems, attempts, reflections, retries and reasons",
+    matches: (g, key) => key === "right" ? g.right > 0 : key === "none" ? g.right === 0
+      : key.startsWith("step:") ? String(g.step) === key.slice(5) : true,
+    text: (g) => [g.problem_id, g.problem, g.attempt, ...g.reflections.flatMap((r) => [r.reflection, r.retry, r.reason])],
     sorts: {order: {label: "step order", key: null},
-      longest: {label: "longest reflection first", key: (r) => -(r.reflection || "").length},
-      shortest: {label: "shortest reflection first", key: (r) => (r.reflection || "").length}},
+      longest: {label: "longest reflection first", key: (g) => -Math.max(...reflectionLengths(g))},
+      shortest: {label: "shortest reflection first", key: (g) => Math.min(...reflectionLengths(g))}},
   });
 }
 
