@@ -54,7 +54,9 @@ def evaluate(settings: EvalConfig, *, generator: Generator | None = None,
     out, overwrite = Path(settings.out), settings.overwrite
     task, examples, identity = prepare(settings, generator=generator, identity_extra=identity_extra)
     check_out(out, identity, overwrite=overwrite)  # a refused run is refused before the model loads
-    generator = generator or load_model(settings)
+    if generator is None:
+        generator = load_model(settings)
+        check_prompts_fit(generator, task, examples, settings.data)  # also a refusal that writes nothing
     with EvalStore(out, identity, overwrite=overwrite) as store:  # only now: a bad model leaves OUT untouched
         return _evaluate_into(store, settings, task, generator, examples, settings.episode_config())
 
@@ -79,6 +81,18 @@ def prepare(settings: EvalConfig, *, generator: Generator | None = None,
         extra["chat_template"] = load_template_fingerprint(settings.model, settings.chat_template_kwargs,
                                                            task.prompt(examples[0]))
     return task, examples, eval_identity(settings.identity(), settings.model, examples, extra)
+
+
+def check_prompts_fit(generator: Generator, task, examples: list[dict[str, Any]], data: str | None) -> None:
+    """Refuse, before the run directory exists, an example whose first prompt leaves no room in the model's context
+    (the HF backend's `context_length`; vLLM checks its own when it starts)."""
+    limit = getattr(generator, "context_length", None)
+    if not isinstance(limit, int):
+        return
+    for index, ids in enumerate(generator.encode([task.prompt(example) for example in examples])):
+        if len(ids) >= limit:
+            raise R3Error(f"{data or task.default_source}, example {index}: its prompt has {len(ids)} tokens, which "
+                          f"leaves no room in the model's context of {limit} tokens")
 
 
 def load_model(settings: EvalConfig) -> Generator:

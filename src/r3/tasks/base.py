@@ -47,6 +47,7 @@ class Task(ABC):
         fields: the columns an example must have.
         default_source: hub id used when the user gives no data source.
         default_split: split used with a hub id when the user gives none.
+        default_config: the configuration (subset) of `default_source` to load when the user names none.
         system_prompt / prompt_template: the first attempt's turns, `{field}` = the example's fields.
         reflection_instruction / retry_instruction: the user turns that ask for a reflection and for a retry.
         options: each option's valid values, the first being the default (see `r3.tasks.options`).
@@ -61,6 +62,7 @@ class Task(ABC):
     fields: ClassVar[tuple[str, ...]]
     default_source: ClassVar[str | None] = None
     default_split: ClassVar[str] = "train"
+    default_config: ClassVar[str | None] = None
     system_prompt: str | None = None
     prompt_template: str | None = None
     reflection_instruction: str = DEFAULT_REFLECTION_INSTRUCTION
@@ -170,14 +172,17 @@ class Task(ABC):
         return str(value) if value is not None else str(index)
 
     def load(self, source: str | None = None, split: str | None = None, limit: int | None = None, *,
-             skip_bad: bool = False) -> list[dict]:
-        """Load and normalize examples from a hub id, a local file or `sample:NAME` (see `r3.data`). With `skip_bad`
+             skip_bad: bool = False, config: str | None = None) -> list[dict]:
+        """Load and normalize examples from a hub id, a local file or `sample:NAME` (see `r3.data`); `config` names
+        the dataset's configuration (subset), by default the task's own for its own dataset. With `skip_bad`
         (the `skip_bad_lines` setting), unreadable rows and rows `normalize` rejects are skipped and counted in the
         log instead of stopping the run."""
         source = source or self.default_source
         if source is None:
             raise R3Error(f"task '{self.name}' has no default dataset: pass a data source")
-        loaded = load_rows(source, split or self.default_split, limit, skip_bad=skip_bad)
+        if config is None and source == self.default_source:
+            config = self.default_config
+        loaded = load_rows(source, split or self.default_split, limit, skip_bad=skip_bad, config=config)
         examples, skipped = normalize_rows(loaded, lambda row: self.normalize(self.map_columns(row)),
                                            skip_bad=skip_bad)
         if skipped:

@@ -33,6 +33,7 @@ class GSM8KTask(Task):
     name = "gsm8k"
     fields = ("question", "answer")
     default_source = "openai/gsm8k"
+    default_config = "main"  # openai/gsm8k has two: main and socratic (answers with sub-questions)
     default_split = "test"
     prompt_template = PROMPT
     retry_instruction = RETRY_INSTRUCTION
