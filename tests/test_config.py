@@ -75,8 +75,12 @@ def test_shared_settings_have_one_name_and_one_default(capsys):
 def test_train_help_lists_r3_and_trl_fields(capsys):
     text = command_help("train", capsys)
     for option in ("--reflection_max_new_tokens", "--attempt_max_new_tokens", "--learning_rate", "--num_generations",
-                   "--model_name_or_path", "--chat_template_kwargs", "--task_options"):
+                   "--chat_template_kwargs", "--task_options", "--data_config"):
         assert option in text, option
+    options = help_options(text)  # TRL's names are noted where r3's are described, not listed as options
+    assert "model_name_or_path" in options["model"] and "dataset_config" in options["data_config"]
+    assert "torch_dtype (= model_init_kwargs.dtype)" in options["model_init_kwargs"]
+    assert "use_peft" in options["use_lora"] and "--model_name_or_path" not in text
 
 
 def test_every_yaml_under_configs_parses():

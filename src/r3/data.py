@@ -3,8 +3,12 @@
 A source is resolved in this order:
 1. `sample:NAME` -> the file `r3/sample_data/NAME.jsonl` shipped with the package;
 2. an existing local path -> `.jsonl`, `.csv` or `.tsv` (read here, so errors name the line and field), `.json` or
-   `.parquet` (through `datasets`), or a directory written by `Dataset.save_to_disk`;
-3. anything else -> a hub id for `datasets.load_dataset(source, split=split)`.
+   `.parquet` (through `datasets`), a directory written by `Dataset.save_to_disk`, or a dataset folder (data files,
+   and a README.md whose `configs:` may declare several configurations) for `datasets.load_dataset`;
+3. anything else -> a hub id for `datasets.load_dataset(source, name=config, split=split)`.
+
+`config` is the dataset's configuration (subset) name, the `name` of `datasets.load_dataset` (TRL's
+`dataset_config`): `openai/gsm8k` has `main` and `socratic`. A single file or a saved dataset has none.
 
 Splits slice local files exactly as they slice hub datasets (`train[:100]`, `train[100:150]`, `train[10%:20%]`,
 `train[:10]+train[-10:]`, parsed by `datasets.ReadInstruction`), so one file can give a training part and a held-out
@@ -278,8 +282,10 @@ def _delimited_row(header: list[str], cells: list[str], path: Path, label: str) 
     return _checked({name: _cell(cell) for name, cell in zip(header, cells)}, path, label)
 
 
-def load_rows(source: str, split: str | None = None, limit: int | None = None, *, skip_bad: bool = False) -> Rows:
-    """Load rows from `source` (see the module docstring); `split` may slice; `limit` keeps the first N rows after it.
+def load_rows(source: str, split: str | None = None, limit: int | None = None, *, skip_bad: bool = False,
+              config: str | None = None) -> Rows:
+    """Load rows from `source` (see the module docstring); `split` may slice; `limit` keeps the first N rows after it;
+    `config` names the dataset's configuration (subset).
 
     With `skip_bad`, bad rows are skipped and counted in `Rows.skipped` instead of raising a DataError.
     """
@@ -288,10 +294,13 @@ def load_rows(source: str, split: str | None = None, limit: int | None = None, *
     if source.startswith("sample:"):
         source = str(sample_path(source.split(":", 1)[1]))
     path = Path(source).expanduser()
-    if path.exists():
+    if path.exists() and not _is_dataset_folder(path):
+        if config is not None:
+            raise R3Error(f"{path}: data_config '{config}' names a configuration, but a single file or a saved "
+                          "dataset has none; leave data_config out")
         rows, labels, skipped = _load_local(path, split, skip_bad)
     else:
-        rows, labels, skipped = _load_hub(source, split, limit, skip_bad)
+        rows, labels, skipped = _load_builder(str(path) if path.exists() else source, config, split, limit, skip_bad)
     if limit is not None:
         rows, labels = rows[:limit], labels[:limit]
     return Rows(source=source, rows=rows, labels=labels, skipped=skipped)
@@ -381,17 +390,31 @@ def _checked_rows(rows: list[dict[str, Any]], labels: list[str], source: str,
     return good, good_labels, skipped
 
 
-def _load_hub(source: str, split: str | None, limit: int | None,
-              skip_bad: bool) -> tuple[list[dict[str, Any]], list[str], int]:
+SAVED_DATASET_FILES = ("dataset_dict.json", "state.json")  # what `save_to_disk` writes
+
+
+def _is_dataset_folder(path: Path) -> bool:
+    """A folder for `datasets.load_dataset` (data files, maybe a README.md declaring configs), not one written by
+    `save_to_disk`."""
+    return path.is_dir() and not any((path / name).is_file() for name in SAVED_DATASET_FILES)
+
+
+def _load_builder(source: str, config: str | None, split: str | None, limit: int | None,
+                  skip_bad: bool) -> tuple[list[dict[str, Any]], list[str], int]:
+    """A hub dataset or a local dataset folder through `datasets.load_dataset(source, name=config, split=...)`."""
     import datasets
 
     split = split or "train"
     spec = f"{split}[:{limit}]" if limit is not None and "[" not in split and not skip_bad else split
+    what = "dataset folder" if Path(source).is_dir() else "a loadable hub dataset"
     try:
-        loaded = datasets.load_dataset(source, split=spec)
+        loaded = datasets.load_dataset(source, name=config, split=spec)
     except Exception as error:  # noqa: BLE001 - the hub raises many unrelated types; all mean "could not load"
-        raise R3Error(
-            f"'{source}' is neither a local file nor a loadable hub dataset (split '{split}'): "
-            f"{type(error).__name__}: {shorten(str(error), 200)}"
-        ) from None
+        detail = " ".join(str(error).replace('"', "").split())[:200]
+        if "config name is missing" in detail.lower():
+            detail = detail.split(" Example of usage")[0] + "; choose one with data_config"
+        where = f"{source}: cannot read the {what}" if what == "dataset folder" else \
+            f"'{source}' is neither a local file nor {what}"
+        config_note = f", config '{config}'" if config else ""
+        raise R3Error(f"{where} (split '{split}'{config_note}): {type(error).__name__}: {detail}") from None
     return _checked_rows(list(loaded), [f"row {i}" for i in range(len(loaded))], source, skip_bad)

@@ -38,7 +38,7 @@ def main(argv: list[str]) -> int:
     task = config.build_task()
     check_model_source(config.model)
     limit = config.index + 1 if config.limit is None else config.limit
-    examples = task.load(config.data, config.split, limit, skip_bad=config.skip_bad_lines)
+    examples = task.load(config.data, config.split, limit, skip_bad=config.skip_bad_lines, config=config.data_config)
     if not 0 <= config.index < len(examples):
         raise R3Error(f"field 'index': the data has {len(examples)} example(s) here, no index {config.index}")
     try:

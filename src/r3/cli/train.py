@@ -24,7 +24,7 @@ def main(argv: list[str]) -> int:
     if any(token in ("-h", "--help") for token in argv):
         parser().print_help()
         return 0
-    config, training = load_train_config(None, argv)
+    config, training = load_train_config(None, argv, check_model=True)  # every setting checked before TRL loads
 
     from r3 import api
 

@@ -21,6 +21,9 @@ class TaskArgs:
     data: str | None = option(
         None, "data source: sample:NAME, a .jsonl/.json/.csv/.tsv/.parquet file, a saved dataset directory or a hub "
               "id (default: the task's dataset)")
+    data_config: str | None = option(
+        None, "the dataset's configuration (subset) name, e.g. main for openai/gsm8k: a hub dataset's, or a local "
+              "dataset folder's (README.md `configs:`); default: the task's for its own dataset")
     split: str | None = option(None, "split, with optional slicing: train, test[:100], train[100:150] (default: the "
                                      "task's)")
     limit: int | None = option(None, "use only the first N examples (after the split)")
@@ -53,8 +56,7 @@ class TaskArgs:
 class ModelArgs:
     """Which model."""
 
-    model: str | None = option(None, "hub id or local model directory", aliases=["--model_name_or_path",
-                                                                                   "--model-name-or-path"])
+    model: str | None = option(None, "hub id or local model directory")
 
 
 @dataclass

@@ -8,14 +8,18 @@ Built on transformers' `HfArgumentParser` (the parser TRL and open-r1 use): it m
 options with the field's type, help and default. YAML values are turned into the same option tokens, so they pass
 through the same argparse type checks as the command line and errors can say which of the two was wrong. See
 `r3.config` for the field groups and the YAML rules.
+
+Keys are checked before any value, and every unknown or unusable key of the file and the command line is named in
+one message (as TRL's `TrlParser` does), with a suggestion only for a close match. TRL's and open-r1's names for
+r3's settings (`r3.config.compat`) are renamed here, in the file and on the command line alike.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import difflib
 import json
+import logging
 import types
 import typing
 from pathlib import Path
@@ -23,8 +27,21 @@ from typing import Any
 
 from transformers import HfArgumentParser
 
+from r3.config.compat import ALIASES, UNUSED, aliases_of
 from r3.config.files import merge, parse_yaml, read_config_file
 from r3.errors import R3Error, shorten
+
+logger = logging.getLogger(__name__)
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Defaults appended once: not to a help text that already says its default, nor to a `--no_FIELD` flag."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or isinstance(action, argparse._StoreFalseAction):
+            return text
+        return super()._get_help_string(action)
 
 
 class ConfigParser(HfArgumentParser):
@@ -32,12 +49,16 @@ class ConfigParser(HfArgumentParser):
 
     def __init__(self, dataclass_types: list[type], *, prog: str, description: str = "",
                  defaults: dict[str, Any] | None = None, epilog: str | None = None,
-                 positionals: dict[str, str] | None = None) -> None:
-        """`positionals` maps a field to an argparse nargs ("?" or "*") for fields also given without `--name`."""
+                 positionals: dict[str, str] | None = None, later: frozenset[str] | set[str] = frozenset()) -> None:
+        """`positionals` maps a field to an argparse nargs ("?" or "*") for fields also given without `--name`.
+        `later` names settings of another parser that this one accepts and leaves aside (`r3 train` checks its
+        own fields and every key before it imports TRL, whose GRPOConfig fields are parsed afterwards)."""
         self._mapping_fields = _fields_admitting(dataclass_types, dict)
         self._list_fields = _fields_admitting(dataclass_types, list)
+        self._later = frozenset(later)
+        self.later_given: set[str] = set()  # the settings of `later` the last parse saw (file or command line)
         super().__init__(dataclass_types, prog=prog, description=description, epilog=epilog, allow_abbrev=False,
-                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                         formatter_class=_HelpFormatter)
         self.add_argument("--config", metavar="FILE.yaml",
                           help="YAML file of field: value; command-line options override it")
         self._positional_fields = dict(positionals or {})
@@ -48,6 +69,7 @@ class ConfigParser(HfArgumentParser):
             self.set_defaults(**defaults)
         self._dest = _destinations(self)
         self._explicit: set[str] = set()
+        _word_help(self)
 
     # argparse calls error() for every bad token; r3 reports one line instead of usage + SystemExit
     def error(self, message: str) -> typing.NoReturn:
@@ -55,7 +77,7 @@ class ConfigParser(HfArgumentParser):
 
     def parse(self, argv: list[str]) -> tuple[Any, ...]:
         """The dataclasses from a command line that may hold `--config FILE`."""
-        argv, config_path = _pop_config(list(argv))
+        argv, config_path = pop_config(list(argv))
         values = read_config_file(config_path) if config_path else {}
         return self._build(values, argv, str(config_path) if config_path else "config")
 
@@ -70,7 +92,7 @@ class ConfigParser(HfArgumentParser):
         return set(self._explicit)
 
     def _build(self, values: dict[str, Any], argv: list[str], where: str) -> tuple[Any, ...]:
-        values = {self._field_name(key, where): value for key, value in values.items()}
+        values, argv = self._translate(values, argv, where)
         argv, cli_maps = _pop_mapping_options(argv, self._mapping_fields)
         file_tokens, nulls, direct = self._tokens(values, where)
         try:  # a bad file value is reported as the file's, before the command line is looked at
@@ -117,15 +139,99 @@ class ConfigParser(HfArgumentParser):
                 raise R3Error(f"invalid {dtype.__name__} settings: {shorten(str(error), 300)}") from None
         return tuple(outputs)
 
-    def _field_name(self, key: Any, where: str) -> str:
-        name = str(key).replace("-", "_")
-        dest = self._dest.get(f"--{name}")
-        if dest is not None and dest not in ("config", "help"):
-            return dest
-        known = sorted({d for d in self._dest.values() if d not in ("config", "help")})
-        close = difflib.get_close_matches(name, known, n=3, cutoff=0.7)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise R3Error(f"{where}: unknown field {shorten(str(key), 60)} ({self.prog} has no such setting){hint}")
+    def _known(self) -> set[str]:
+        return {d for d in self._dest.values() if d not in ("config", "help")}
+
+    def _translate(self, values: dict[str, Any], argv: list[str], where: str) -> tuple[dict[str, Any], list[str]]:
+        """File keys and command-line options as this parser's field names: aliases renamed, settings of `later`
+        and harmless unused ones left out. Every unknown or unusable one of both is an R3Error, all in one."""
+        problems: list[tuple[str, str]] = []
+        self.later_given = set()
+        out: dict[str, Any] = {}
+        origin: dict[str, str] = {}  # field or FIELD.KEY -> the file key that set it
+        for key, value in values.items():
+            name = str(key).replace("-", "_")
+            target = self._target(name, value, problems, where, f"field {_quoted(key)}")
+            if target is None or target.split(".", 1)[0] in self._later:
+                continue
+            root, _, inner = target.partition(".")
+            parts = [target] if inner else [target] + [f"{root}.{k}" for k in (value if isinstance(value, dict)
+                                                                                   else {})]
+            clash = next((origin[p] for p in parts if p in origin), None)
+            if clash is not None:
+                problem = f"'{key}' and '{clash}' set the same setting ({_another_name(name, clash)}); keep one"
+                problems.append((where, problem))
+                continue
+            origin.update(dict.fromkeys(parts, str(key)))
+            if inner:
+                out[root] = {**as_dict(out.get(root), root), inner: value}
+            elif isinstance(value, dict) and isinstance(out.get(root), dict):
+                out[root] = {**value, **out[root]}
+            else:
+                out[root] = value
+        argv = self._translate_argv(argv, problems)
+        if problems:
+            raise R3Error(_one_message(problems, self.prog))
+        return out, argv
+
+    def _target(self, name: str, value: Any, problems: list[tuple[str, str]], where: str, shown: str) -> str | None:
+        """The field (or FIELD.KEY) a file key or an option sets; None (with a problem noted, or none when the setting
+        is harmless and unused) when it sets none of this parser's."""
+        known = self._known()
+        unused = UNUSED.get(name)
+        if unused is not None:
+            if unused.accepts(value):
+                logger.info("%s: %r has no effect in r3 (%s)", where, name, unused.reason)
+            else:
+                problems.append((where, f"{shown} is not used by r3: {unused.reason}"))
+            return None
+        alias = ALIASES.get(name, name)
+        if alias is not None and (alias.split(".", 1)[0] in known or alias.split(".", 1)[0] in self._later):
+            if alias.split(".", 1)[0] in self._later:
+                self.later_given.add(alias.split(".", 1)[0])
+            return alias
+        close = close_matches(name, known | self._later | {a for a, t in ALIASES.items()
+                                                             if t.split(".", 1)[0] in known | self._later})
+        dashes = "--" if shown.startswith("option") else ""
+        hint = f"; did you mean {', '.join(dashes + c for c in close)}?" if close else ""
+        kind = "unknown option" if dashes else "unknown field"
+        problem = f"{kind} {shown.split(' ', 1)[1]} ({self.prog} has no such setting{hint})"
+        problems.append((where, problem))
+        return None
+
+    def _translate_argv(self, argv: list[str], problems: list[tuple[str, str]]) -> list[str]:
+        out: list[str] = []
+        i = 0
+        while i < len(argv):
+            token = argv[i]
+            end = i + 1
+            while end < len(argv) and not argv[end].startswith("--"):
+                end += 1
+            if not token.startswith("--") or token == "--help":
+                out.append(token)
+                i += 1
+                continue
+            option, eq, inline = token[2:].partition("=")
+            name = option.replace("-", "_")
+            given = [inline] if eq else argv[i + 1:end]
+            root = name.split(".", 1)[0]
+            if name == "task_option" or ("." in name and (root in self._mapping_fields or root in self._later)):
+                if root in self._later:
+                    self.later_given.add(root)
+                else:
+                    out += argv[i:end]
+                i = end
+                continue
+            if f"--{name}" in self._dest and name not in UNUSED and name not in ALIASES:  # also --no_FIELD
+                out += argv[i:end]
+                i = end
+                continue
+            value = parse_yaml(given[0], token) if given else True
+            target = self._target(name, value, problems, "", f"option --{_quoted(option)[1:-1]}")
+            if target is not None and target.split(".", 1)[0] not in self._later:
+                out += [f"--{target}", *given]
+            i = end
+        return out
 
     def _tokens(self, values: dict[str, Any], where: str) -> tuple[list[str], set[str], dict[str, list]]:
         """Option tokens for file values (type-checked by argparse), the fields the file sets to null, and lists
@@ -164,12 +270,79 @@ class ConfigParser(HfArgumentParser):
     def _unknown(self, unknown: list[str]) -> str:
         option = next((t for t in unknown if t.startswith("-")), unknown[0])
         name = option.split("=", 1)[0]
-        known = sorted({o for o in self._dest if o.startswith("--") and "-" not in o[2:]})
-        close = difflib.get_close_matches("--" + name[2:].replace("-", "_"), known, n=3, cutoff=0.7)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        known = {o[2:] for o in self._dest if o.startswith("--") and "-" not in o[2:]}
+        close = close_matches(name.lstrip("-").replace("-", "_"), known)
+        hint = f"; did you mean {', '.join('--' + c for c in close)}?" if close else ""
         if not name.startswith("-"):
             return f"unexpected argument {shorten(name)} (settings are given as --field value){hint}"
         return f"unknown option {name} ({self.prog} has no such setting){hint}"
+
+
+def close_matches(name: str, known: set[str] | frozenset[str], n: int = 3) -> list[str]:
+    """Names a typo away from `name`: at most one edit per five characters (and at most 3), counting a swap of
+    neighbours as one. Names that only share a long part are not close (`attn_implementation` is not
+    `cache_implementation`), so a suggestion is a likely fix or absent."""
+    limit = min(3, max(1, len(name) // 5))
+    scored = sorted((distance, candidate) for candidate in known
+                    if abs(len(candidate) - len(name)) <= limit
+                    and (distance := _edit_distance(name, candidate)) <= limit)
+    return [candidate for _, candidate in scored[:n]]
+
+
+def _edit_distance(a: str, b: str) -> int:
+    """Optimal string alignment distance (Levenshtein with adjacent transpositions)."""
+    rows = [list(range(len(b) + 1))]
+    for i in range(1, len(a) + 1):
+        row = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            row[j] = min(rows[-1][j] + 1, row[j - 1] + 1, rows[-1][j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], rows[-2][j - 2] + 1)
+        rows.append(row)
+    return rows[-1][-1]
+
+
+def _another_name(name: str, other: str) -> str:
+    target = ALIASES.get(name) or ALIASES.get(other)
+    alias = name if name in ALIASES else other
+    return f"{alias} is another name for {target}" if target else "the same field"
+
+
+def _one_message(problems: list[tuple[str, str]], prog: str) -> str:
+    """One line for every problem, as TrlParser lists every unused key at once."""
+    if len(problems) == 1:
+        place, text = problems[0]
+        return f"{place}: {text}" if place else text
+    places = {place for place, _ in problems}
+    head = f"{places.pop()}: " if len(places) == 1 and "" not in places else ""
+    items = [text if head or not place else f"{place}: {text}" for place, text in problems]
+    return f"{head}{len(problems)} settings {prog} cannot use: " + " ".join(
+        f"({number}) {item}" for number, item in enumerate(items, start=1))
+
+
+def _quoted(key: Any) -> str:
+    text = str(key)
+    return f"'{text if len(text) <= 60 else text[:57] + '...'}'"
+
+
+def as_dict(value: Any, name: str) -> dict:
+    from r3.config.base import as_mapping
+
+    return dict(as_mapping(value, name) or {})
+
+
+def _word_help(parser: argparse.ArgumentParser) -> None:
+    """`--no_FIELD` says what it does (HfArgumentParser copies the positive flag's help), and each field's help
+    names the aliases it is also read as (`r3.config.compat`)."""
+    for action in parser._actions:  # argparse has no public accessor for its actions
+        if isinstance(action, argparse._StoreFalseAction) and action.option_strings[0].startswith("--no_"):
+            action.help = f"the same as --{action.dest} false"
+            continue
+        names = aliases_of(action.dest)
+        if names and action.help:
+            own = [n for n in names if ALIASES[n] == action.dest]
+            nested = [f"{n} (= {ALIASES[n]})" for n in names if ALIASES[n] != action.dest]
+            action.help += " [also read as: " + ", ".join(own + nested) + "]"
 
 
 def _scalar(value: Any, name: str, where: str) -> str:
@@ -189,7 +362,7 @@ def _readable(message: str) -> str:
     return message
 
 
-def _pop_config(argv: list[str]) -> tuple[list[str], Path | None]:
+def pop_config(argv: list[str]) -> tuple[list[str], Path | None]:
     """`--config FILE` (or `--config=FILE`) taken out of argv."""
     path = None
     out = []
@@ -272,4 +445,4 @@ def _destinations(parser: argparse.ArgumentParser) -> dict[str, str]:
     return out
 
 
-__all__ = ["ConfigParser"]
+__all__ = ["ConfigParser", "close_matches", "pop_config"]

@@ -71,7 +71,8 @@ def prepare(settings: EvalConfig, *, generator: Generator | None = None,
         from r3.generation import check_model_source
 
         check_model_source(settings.model)  # a missing local directory: one line, before data and model loading
-    examples = task.load(settings.data, settings.split, settings.limit, skip_bad=settings.skip_bad_lines)
+    examples = task.load(settings.data, settings.split, settings.limit, skip_bad=settings.skip_bad_lines,
+                         config=settings.data_config)
     if not examples:
         raise R3Error(f"no examples to evaluate in {settings.data or task.default_source}")
     extra = dict(identity_extra or {})

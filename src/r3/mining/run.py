@@ -27,7 +27,8 @@ def mine_run(config: MineConfig, *, generator: Generator | None = None, shard: A
     task = config.build_task()
     if generator is None:
         check_model_source(config.model)
-    examples = task.load(config.data, config.split, config.limit, skip_bad=config.skip_bad_lines)
+    examples = task.load(config.data, config.split, config.limit, skip_bad=config.skip_bad_lines,
+                         config=config.data_config)
     identity = run_identity(config, examples)
     out, indices = Path(config.out), None
     if shard is not None:

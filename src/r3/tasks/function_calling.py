@@ -100,10 +100,10 @@ class FunctionCallingTask(Task):
         return Verdict(True, f"all {len(predicted)} call(s) match")
 
     def load(self, source: str | None = None, split: str | None = None, limit: int | None = None, *,
-             skip_bad: bool = False) -> list[dict]:
+             skip_bad: bool = False, config: str | None = None) -> list[dict]:
         """As `Task.load`, but failing to reach the default (gated) hub dataset says how to get access."""
         try:
-            return super().load(source, split, limit, skip_bad=skip_bad)
+            return super().load(source, split, limit, skip_bad=skip_bad, config=config)
         except DataError:
             raise
         except R3Error as error:

@@ -8,13 +8,22 @@ One flat YAML mapping holds both, as in open-r1: a key that names a `TrainConfig
 Shared settings keep the names every r3 command uses: `temperature`, `top_p`, `top_k`, `seed` and
 `chat_template_kwargs` are TRL's own fields here; `reflection_max_new_tokens` is the reflection budget (TRL's
 `max_completion_length`, which r3 sets from it); `attempt_max_new_tokens` is the budget of the retry inside the reward
-(and of the first attempt in online mode).
+(and of the first attempt in online mode). A recipe written for `trl grpo` or open-r1 keeps its names
+(`dataset_name`, `torch_dtype`, `use_peft`, ...: `r3.config.compat`).
+
+Loading is in two steps, so that a wrong setting is reported in about a second: `check_settings` checks every key,
+r3's own values and the model path without importing TRL (its GRPOConfig names are read from TRL's source, not
+imported); then TRL's GRPOConfig values are parsed and checked together with r3's (`check_combination`). Both come
+before any model or data is loaded.
 """
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import enum
+import functools
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -81,6 +90,57 @@ class TrainConfig(CommandConfig, ThreadArgs, ReflectionBudgetArgs, AttemptBudget
                 raise R3Error(f"field '{name}' must be >= 0, got {value}")
 
 
+@functools.cache
+def grpo_field_names() -> frozenset[str]:
+    """The names of TRL's GRPOConfig fields (TrainingArguments' included), read from TRL's and transformers' source
+    without importing them (importing them takes seconds); if their layout is not the expected one, imported."""
+    classes = {("trl", "trainer/grpo_config.py"): "GRPOConfig", ("trl", "trainer/base_config.py"): "_BaseConfig",
+               ("transformers", "training_args.py"): "TrainingArguments"}
+    names: set[str] = set()
+    for (package, path), class_name in classes.items():
+        spec = importlib.util.find_spec(package)
+        found = _dataclass_fields(Path(spec.submodule_search_locations[0]) / path, class_name) if spec else None
+        if found is None:
+            import trl
+
+            return frozenset(f.name for f in dataclasses.fields(trl.GRPOConfig) if f.init)
+        names |= found
+    return frozenset(names)
+
+
+def _dataclass_fields(path: Path, class_name: str) -> set[str] | None:
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    body = next((node.body for node in tree.body if isinstance(node, ast.ClassDef) and node.name == class_name), None)
+    if body is None:
+        return None
+    return {node.target.id for node in body if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+            and not node.target.id.startswith("_") and not _init_false(node.value)}
+
+
+def _init_false(value: ast.expr | None) -> bool:
+    return isinstance(value, ast.Call) and any(k.arg == "init" and isinstance(k.value, ast.Constant)
+                                               and k.value.value is False for k in value.keywords)
+
+
+def check_settings(values: dict[str, Any], argv: list[str], where: str, *, check_model: bool = False) -> TrainConfig:
+    """r3's settings and every key of both configs checked before TRL is imported: unknown and unusable keys (all
+    in one message), r3's values, required fields, `output_dir`, and (`check_model`) a model path that is clearly
+    local but missing."""
+    from r3.config.parser import ConfigParser
+    from r3.preflight import check_model as check_local_model
+
+    parser = ConfigParser([TrainConfig], prog="r3 train", later=grpo_field_names())
+    (config,) = parser.parse_mapping(values, argv, where)
+    if "output_dir" not in parser.later_given:
+        raise R3Error("missing --output_dir (or 'output_dir:' in the config): where checkpoints and the model go")
+    if check_model:
+        check_local_model(config.model)
+    return config
+
+
 def train_parser(*, cuda: bool | None = None):
     """The parser of `r3 train`: TrainConfig + GRPOConfig, with r3's defaults for TRL fields."""
     from trl import GRPOConfig
@@ -97,21 +157,20 @@ def train_parser(*, cuda: bool | None = None):
 
 
 def load_train_config(source: str | Path | dict | None = None, overrides: list[str] | None = None, *,
-                      cuda: bool | None = None) -> tuple[TrainConfig, Any]:
-    """`(TrainConfig, GRPOConfig)` from a YAML file or a dict, then command-line overrides. Nothing is loaded."""
+                      cuda: bool | None = None, check_model: bool = False) -> tuple[TrainConfig, Any]:
+    """`(TrainConfig, GRPOConfig)` from a YAML file or a dict, then command-line overrides. Nothing is loaded;
+    `check_model` (`r3 train`) also refuses a local model path that does not exist, before TRL is imported."""
+    from r3.config.files import read_config_file
+    from r3.config.parser import pop_config
+
+    argv, path = pop_config((["--config", str(source)] if source is not None and not isinstance(source, dict)
+                             else []) + list(overrides or []))
+    values = dict(source) if isinstance(source, dict) else read_config_file(path) if path else {}
+    where = str(path) if path else "config"
+    check_settings(values, argv, where, check_model=check_model)
     parser = train_parser(cuda=cuda)
-    argv = list(overrides or [])
-    if isinstance(source, dict):
-        config, training = parser.parse_mapping(source, argv)
-    else:
-        config, training = parser.parse((["--config", str(source)] if source is not None else []) + argv)
-    explicit = parser.explicit_fields()
-    if "max_completion_length" in explicit:
-        raise R3Error("field 'max_completion_length': r3 sets it from 'reflection_max_new_tokens' (the reflection's "
-                      "token budget, the same name in every r3 command); set that instead")
+    config, training = parser.parse_mapping(values, argv, where)
     training.max_completion_length = config.reflection_max_new_tokens
-    if training.output_dir is None or "output_dir" not in explicit:
-        raise R3Error("missing --output_dir (or 'output_dir:' in the config): where checkpoints and the model go")
     check_combination(config, training)
     return config, training
 
@@ -121,6 +180,9 @@ def check_combination(config: TrainConfig, training: Any) -> None:
     from r3.config import check_values
 
     check_values(training)
+    if str(getattr(training.eval_strategy, "value", training.eval_strategy)) != "no":
+        raise R3Error(f"eval_strategy: {training.eval_strategy.value}: r3 train evaluates nothing while it trains (it "
+                      "has no eval set); set eval_strategy: no and evaluate checkpoints with `r3 eval`")
     if config.mode == "online":
         per_process = training.per_device_train_batch_size * training.steps_per_generation
         if per_process % training.num_generations:
@@ -158,4 +220,5 @@ def _is_plain(value: Any) -> bool:
     return value is None or isinstance(value, (str, int, float, bool))
 
 
-__all__ = ["TrainConfig", "check_combination", "config_to_dict", "load_train_config", "train_parser"]
+__all__ = ["TrainConfig", "check_combination", "check_settings", "config_to_dict", "grpo_field_names",
+           "load_train_config", "train_parser"]

@@ -65,7 +65,8 @@ def build_rows(task: Task, config: TrainConfig) -> list[dict[str, Any]]:
 
 
 def online_rows(task: Task, config: TrainConfig) -> list[dict[str, Any]]:
-    examples = task.load(config.data, config.split, config.limit, skip_bad=config.skip_bad_lines)
+    examples = task.load(config.data, config.split, config.limit, skip_bad=config.skip_bad_lines,
+                         config=config.data_config)
     if not examples:
         raise R3Error(f"no examples in {config.data or task.default_source}")
     rows = []
@@ -104,7 +105,7 @@ def offline_rows(task: Task, config: TrainConfig) -> list[dict[str, Any]]:
         source = str(Path(source).expanduser() / FAILURES_FILE)
     if Path(source).name == FAILURES_FILE and (Path(source).expanduser().parent / "run.json").is_file():
         check_mining_finished(Path(source).expanduser().parent, config.allow_incomplete_data)
-    loaded = load_rows(source, config.split, config.limit, skip_bad=config.skip_bad_lines)
+    loaded = load_rows(source, config.split, config.limit, skip_bad=config.skip_bad_lines, config=config.data_config)
     if not loaded.rows:
         raise R3Error(f"{loaded.source}: no failures to train on")
     reflect, retry = instructions(task, config)
