@@ -54,7 +54,7 @@ class Comparison:
 
 def compare_runs(dir_a: str | Path, dir_b: str | Path) -> Comparison:
     """Compare the summaries of two finished runs."""
-    a, b = read_run(dir_a), read_run(dir_b)
+    a, b = read_run(dir_a, complete=True), read_run(dir_b, complete=True)
     sa, sb = a["summary"], b["summary"]
     rows = [ComparisonRow(METRIC_NAMES["n_problems"], str(sa["n_problems"]), str(sb["n_problems"]),
                           f"{sb['n_problems'] - sa['n_problems']:+d}", "")]

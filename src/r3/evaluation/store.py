@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Self
 
-from r3.errors import R3Error
+from r3.errors import R3Error, shorten
 from r3.rundir import RunDir, fingerprint_model, fingerprint_rows, read_json_lines, truncate
 from r3.types import Episode
 
@@ -108,8 +109,9 @@ def read_episodes(path: Path, *, repair: bool = False) -> list[Episode]:
     return episodes
 
 
-def read_run(out: str | Path) -> dict[str, Any]:
-    """The summary record of a finished run directory (for `--compare`)."""
+def read_run(out: str | Path, *, complete: bool = False) -> dict[str, Any]:
+    """The summary record of a finished run directory (for `--compare`); with `complete`, every field the comparison
+    tables read is checked, with its type (one line naming a missing or mistyped one)."""
     path = Path(out) / SUMMARY_FILE
     if not path.is_file():
         raise R3Error(f"{out} holds no finished evaluation (no {SUMMARY_FILE})")
@@ -119,4 +121,45 @@ def read_run(out: str | Path) -> dict[str, Any]:
         raise R3Error(f"{path}: not valid JSON ({error})") from None
     if not isinstance(record, dict) or not isinstance(record.get("summary"), dict):
         raise R3Error(f"{path}: not an r3 evaluation summary (no 'summary' object)")
+    if complete:
+        _check_summary(path, record)
     return record
+
+
+def _check_summary(path: Path, record: dict[str, Any]) -> None:
+    """Every field `r3 compare` and the tables read, with its type: an edited or foreign summary is one line naming
+    the field, not a KeyError or TypeError half-way through a table."""
+    from r3.evaluation.tables import ACCURACIES, LENGTHS, TRUNCATIONS
+
+    summary = record["summary"]
+
+    def refuse(field: str, value: Any, expected: str) -> None:
+        raise R3Error(f"{path}: field '{field}' must be {expected}, got {shorten(value, 60)}; the summary was edited "
+                      "or is not r3's: rerun the evaluation")
+
+    for key in ("task", "model"):
+        if not isinstance(record.get(key), str):
+            refuse(key, record.get(key, "(absent)"), "a string")
+    if not isinstance(record.get("settings", {}), dict):
+        refuse("settings", record["settings"], "an object")
+    for key, least in (("n_problems", 0), ("max_attempts", 1)):
+        value = summary.get(key, "(absent)")
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            refuse(f"summary.{key}", value, f"an integer of at least {least}")
+    shares = {key: summary.get(key, "(absent)") for key in ACCURACIES}
+    shares |= {key: summary[key] for key in TRUNCATIONS if key in summary}
+    if summary["max_attempts"] > 2:
+        within = summary.get("within_attempts")
+        key = str(summary["max_attempts"])
+        shares[f"within_attempts.{key}"] = within.get(key, "(absent)") if isinstance(within, dict) else within
+    for key, share in shares.items():
+        if not (isinstance(share, dict) and all(_is_number(share.get(k)) for k in ("accuracy", "low", "high"))
+                and all(isinstance(share.get(k), int) for k in ("correct", "n"))):
+            refuse(f"summary.{key}", share, "a share (accuracy, low, high, correct, n)")
+    for key in LENGTHS:
+        if key not in summary or not (summary[key] is None or _is_number(summary[key])):
+            refuse(f"summary.{key}", summary.get(key, "(absent)"), "a number or null")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
