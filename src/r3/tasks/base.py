@@ -107,6 +107,14 @@ class Task(ABC):
         else:
             cls.verify = _guarded(own)
 
+    @classmethod
+    def from_reward_func(cls, funcs: Any, *, threshold: float = 1.0, **kwargs: Any) -> type[Task]:
+        """A task class judged by a TRL-style reward function (or a weighted list of them): correct when the reward
+        reaches `threshold`. `MyTask = Task.from_reward_func(fn)`, then `--task my_module:MyTask`; see `r3.rewards`."""
+        from r3.rewards import task_from_reward_func
+
+        return task_from_reward_func(funcs, threshold=threshold, **kwargs)
+
     @abstractmethod
     def normalize(self, row: dict[str, Any]) -> dict[str, Any]:
         """Check a raw row and return the example in canonical form.
