@@ -37,8 +37,10 @@ def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, flo
     denominator = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denominator
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    # at p = 0 or 1 one bound is exactly 0 or 1; clamp the rounding error
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # at p = 0 or 1 one bound is exactly 0 or 1; rounding leaves e.g. 6.9e-18, which a printed summary would show
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return low, high
 
 
 def proportion(successes: int, n: int) -> Proportion:

@@ -32,6 +32,13 @@ def test_wilson_edge_cases():
         wilson_interval(3, 2)
 
 
+def test_an_interval_at_0_or_1_has_that_bound_exactly():
+    """Rounding left 6.9e-18 where the bound is 0 (the README's Python snippet printed it)."""
+    for n in range(1, 200):
+        assert wilson_interval(0, n)[0] == 0.0 and wilson_interval(n, n)[1] == 1.0
+    assert proportion(0, 50).to_dict()["low"] == 0.0
+
+
 def test_overlap():
     assert intervals_overlap(proportion(5, 10).to_dict(), proportion(6, 10).to_dict())
     assert not intervals_overlap(proportion(5, 100).to_dict(), proportion(90, 100).to_dict())
