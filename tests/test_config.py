@@ -179,3 +179,49 @@ def test_list_fields_take_a_yaml_list_on_the_command_line():
     assert training.report_to == ["tensorboard", "wandb"]
     _, training = load_train_config({**base, "report_to": ["tensorboard", "wandb"]}, [], cuda=False)
     assert training.report_to == ["tensorboard", "wandb"]
+
+
+def test_negative_flags_say_what_they_do_and_each_default_shows_once(capsys):
+    for command in ("demo", "eval", "mine"):
+        options = help_options(command_help(command, capsys))
+        assert "show progress bars" in options["progress"]
+        assert "the same as --progress false" in options["no_progress"] and "show" not in options["no_progress"]
+        for name, text in options.items():
+            assert text.count("default") <= 1, f"r3 {command} --{name}: {text}"
+    options = help_options(command_help("demo", capsys))
+    assert options["steps"].endswith("(default: the recipe's max_steps)")
+
+
+def test_suggestions_are_close_matches_or_none():
+    from r3.config.parser import close_matches
+
+    assert close_matches("attn_implementation", {"cache_implementation", "temperature"}) == []
+    assert close_matches("num_generation", {"num_generations", "num_iterations"}) == ["num_generations"]
+    assert close_matches("lerning_rate", {"learning_rate", "warmup_steps"}) == ["learning_rate"]
+    assert close_matches("modle", {"model", "task"}) == ["model"]  # a swap of neighbours is one edit
+    assert close_matches("seed", {"limit", "split"}) == []
+
+
+def test_trl_names_work_in_every_command_that_loads_data(tmp_path):
+    path = tmp_path / "eval.yaml"
+    path.write_text("model_name_or_path: m\ntask: gsm8k\nout: o\ndataset_name: openai/gsm8k\ndataset_config: main\n")
+    for config_class in (EvalConfig, MineConfig):
+        (config,) = ConfigParser([config_class], prog="r3 x").parse(
+            ["--config", str(path), "--dataset-train-split", "train[:5]"])
+        assert (config.model, config.data, config.data_config, config.split) == ("m", "openai/gsm8k", "main",
+                                                                                 "train[:5]")
+    (config,) = ConfigParser([EvalConfig], prog="r3 eval").parse(
+        ["--model", "m", "--task", "gsm8k", "--out", "o", "--data_config", "socratic"])
+    assert config.data_config == "socratic"
+
+
+def test_every_unknown_key_of_eval_is_named_at_once_without_far_fetched_hints(tmp_path):
+    path = tmp_path / "eval.yaml"
+    path.write_text("model: m\ntask: countdown\nout: o\nattn_implementation: sdpa\ntemprature: 0\n")
+    with pytest.raises(R3Error) as error:
+        ConfigParser([EvalConfig], prog="r3 eval").parse(["--config", str(path), "--reward_funcs", "accuracy"])
+    message = str(error.value)
+    assert message.startswith("3 settings r3 eval cannot use: ") and "\n" not in message
+    assert "unknown field 'attn_implementation' (r3 eval has no such setting)" in message
+    assert "did you mean temperature" in message and "cache_implementation" not in message
+    assert "the command line: option --reward_funcs is not used by r3: r3's reward is the task's verifier" in message

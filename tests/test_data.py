@@ -264,3 +264,57 @@ def test_task_load_skips_and_counts_bad_rows_with_skip_bad(tmp_path, caplog):
         task.load(str(path))
     assert [example["id"] for example in task.load(str(path), skip_bad=True)] == [0, 2]
     assert "skipped 2 bad row(s)" in caplog.text
+
+
+def _two_config_folder(tmp_path):
+    """A dataset folder as on the hub: a README.md whose `configs:` declares `easy` (train, test) and `hard` (train)."""
+    folder = tmp_path / "countdown_sets"
+    for config, split, rows in (("easy", "train", [[1, 2, 3]]), ("easy", "test", [[2, 2, 4]]),
+                                ("hard", "train", [[5, 7, 9, 21], [3, 4, 5, 60]])):
+        (folder / config).mkdir(parents=True, exist_ok=True)
+        (folder / config / f"{split}.jsonl").write_text(
+            "".join(json.dumps({"nums": r[:-1], "target": r[-1]}) + "\n" for r in rows))
+    (folder / "README.md").write_text(
+        "---\nconfigs:\n- config_name: easy\n  data_files:\n  - split: train\n    path: easy/train.jsonl\n"
+        "  - split: test\n    path: easy/test.jsonl\n- config_name: hard\n  data_files:\n  - split: train\n"
+        "    path: hard/train.jsonl\n---\n# two configurations\n")
+    return folder
+
+
+def test_a_dataset_folder_is_loaded_by_configuration_name(tmp_path, hub_offline):
+    folder = _two_config_folder(tmp_path)
+    assert load_rows(str(folder), "train", config="hard").rows == [{"nums": [5, 7, 9], "target": 21},
+                                                                  {"nums": [3, 4, 5], "target": 60}]
+    assert load_rows(str(folder), "test", config="easy").rows == [{"nums": [2, 2], "target": 4}]
+    assert load_rows(str(folder), "train[1:]", config="hard").rows == [{"nums": [3, 4, 5], "target": 60}]
+    with pytest.raises(R3Error, match=r"available configs: \['easy', 'hard'\]; choose one with data_config"):
+        load_rows(str(folder), "train")
+    with pytest.raises(R3Error, match=r"config 'medium'.*not found"):
+        load_rows(str(folder), "train", config="medium")
+    examples = get_task("countdown").load(str(folder), "train", config="hard")
+    assert [e["target"] for e in examples] == [21, 60]
+
+
+def test_a_configuration_name_for_a_single_file_is_refused(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"nums": [1, 2], "target": 3}\n')
+    with pytest.raises(R3Error, match="a single file or a saved dataset has none; leave data_config out"):
+        load_rows(str(path), config="main")
+
+
+def test_gsm8k_loads_its_default_dataset_with_its_configuration(monkeypatch):
+    """openai/gsm8k has two configurations (main, socratic): the task's default source needs `main`."""
+    import datasets
+
+    calls = []
+
+    def fake_load_dataset(path, name=None, split=None):
+        calls.append((path, name))
+        return [{"question": "1 + 1?", "answer": "#### 2"}]
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    task = get_task("gsm8k")
+    task.load(limit=1)
+    task.load("openai/gsm8k", "train", limit=1, config="socratic")
+    task.load("someone/gsm8k-copy", "train", limit=1)
+    assert calls == [("openai/gsm8k", "main"), ("openai/gsm8k", "socratic"), ("someone/gsm8k-copy", None)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,186 @@ def test_trl_habits_work(tmp_path: Path) -> None:
     config, training = load_train_config({"task": "countdown", "model": "m", "output_dir": "o"},
                                          ["--save-strategy", "no", "--model-name-or-path", "n"], cuda=False)
     assert config.model == "n" and training.save_strategy.value == "no"
+
+
+def test_three_bad_keys_are_named_in_one_message(tmp_path: Path) -> None:
+    path = _write(tmp_path, "reward_funcs: [accuracy]\nlerning_rate: 1.0e-5\nfoo_bar: 1\n")
+    with pytest.raises(R3Error) as error:
+        load_train_config(path, cuda=False)
+    message = str(error.value)
+    assert message.startswith(f"{path}: 3 settings r3 train cannot use: (1) ") and "\n" not in message
+    assert "field 'reward_funcs' is not used by r3: r3's reward is the task's verifier" in message
+    assert "unknown field 'lerning_rate' (r3 train has no such setting; did you mean learning_rate?)" in message
+    assert "unknown field 'foo_bar' (r3 train has no such setting)" in message
+
+
+def test_file_and_command_line_problems_come_together(tmp_path: Path) -> None:
+    path = _write(tmp_path, "max_completion_length: 64\n")
+    with pytest.raises(R3Error) as error:
+        load_train_config(path, ["--reward_weights", "[1, 2]", "--attn_implementaton", "sdpa"], cuda=False)
+    message = str(error.value)
+    assert message.startswith("3 settings r3 train cannot use: ")
+    assert f"{path}: field 'max_completion_length' is not used by r3: r3 sets it from reflection_max_new_tokens" \
+        in message
+    assert "the command line: option --reward_weights is not used by r3: r3 trains on one reward" in message
+    assert "--attn_implementaton (r3 train has no such setting; did you mean --attn_implementation?)" in message
+
+
+# the keys of a `trl grpo --config` recipe (TRL's ScriptArguments, ModelConfig and GRPOConfig) and open-r1's
+TRL_RECIPE = """
+model_name_or_path: Qwen/Qwen2.5-0.5B-Instruct
+model_revision: v2
+torch_dtype: bfloat16
+attn_implementation: sdpa
+trust_remote_code: true
+use_peft: true
+lora_r: 8
+lora_alpha: 16
+lora_dropout: 0.1
+lora_target_modules: [q_proj, v_proj]
+load_in_4bit: false
+use_dora: false
+dataset_name: openai/gsm8k
+dataset_config: main
+dataset_train_split: train[:100]
+dataset_test_split: test
+dataset_streaming: false
+gradient_checkpointing: true
+gradient_checkpointing_kwargs: {use_reentrant: false}
+warmup_ratio: 0.1
+hub_model_revision: r3
+overwrite_output_dir: false
+output_dir: out
+task: gsm8k
+"""
+
+
+def test_trl_and_open_r1_names_set_r3s_settings(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(TRL_RECIPE)
+    config, training = load_train_config(path, ["--dataset-config", "socratic"], cuda=False)
+    assert (config.model, config.data, config.data_config, config.split) == (
+        "Qwen/Qwen2.5-0.5B-Instruct", "openai/gsm8k", "socratic", "train[:100]")
+    assert training.model_init_kwargs == {"revision": "v2", "dtype": "bfloat16", "attn_implementation": "sdpa"}
+    assert training.trust_remote_code and config.use_lora and config.lora_target_modules == ["q_proj", "v_proj"]
+    assert (config.lora_r, config.lora_alpha, config.lora_dropout) == (8, 16, 0.1)
+    assert training.activation_checkpointing is True  # over r3's CPU default: the recipe's own choice wins
+    assert training.warmup_steps == 0.1 and training.hub_revision == "r3"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("model_name_or_path: n\n", ("'model_name_or_path' and 'model' set the same setting (model_name_or_path is "
+                                 "another name for model); keep one")),
+    ("dtype: float32\ntorch_dtype: bfloat16\n", "'torch_dtype' and 'dtype' set the same setting"),
+    ("model_init_kwargs: {dtype: float32}\ntorch_dtype: bfloat16\n", "'torch_dtype' and 'model_init_kwargs'"),
+    ("load_in_4bit: true\n", "field 'load_in_4bit' is not used by r3: r3 trains full or LoRA weights"),
+    ("overwrite_output_dir: true\n", "resumes from output_dir's newest checkpoint"),
+    ("dataset_prompt_column: problem\n", "columns: {FIELD: COLUMN}"),
+    ("eval_strategy: steps\n", "r3 train evaluates nothing while it trains"),
+    ("evaluation_strategy: epoch\n", "set eval_strategy: no"),
+])
+def test_one_name_per_setting_and_unused_settings_say_why(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(R3Error, match=re.escape(message)):
+        load_train_config(_write(tmp_path, text), cuda=False)
+
+
+# open-r1's recipes/Qwen2.5-1.5B-Instruct/grpo/config_demo.yaml (2025), unmodified
+OPEN_R1_DEMO = """
+model_name_or_path: Qwen/Qwen2.5-1.5B-Instruct
+model_revision: main
+torch_dtype: bfloat16
+attn_implementation: flash_attention_2
+dataset_name: open-r1/OpenR1-Math-220k
+dataset_prompt_column: problem
+system_prompt: "You are a helpful AI Assistant that provides well-reasoned and detailed responses."
+bf16: true
+use_vllm: true
+do_eval: false
+gradient_accumulation_steps: 4
+gradient_checkpointing: true
+gradient_checkpointing_kwargs:
+  use_reentrant: false
+hub_model_id: Qwen2.5-1.5B-Open-R1-GRPO
+hub_strategy: every_save
+learning_rate: 2.0e-05
+log_completions: true
+log_level: info
+logging_first_step: true
+logging_steps: 1
+logging_strategy: steps
+lr_scheduler_type: cosine
+max_prompt_length: 512
+max_completion_length: 1024
+max_steps: -1
+num_generations: 16
+num_train_epochs: 1
+output_dir: data/Qwen2.5-1.5B-Open-R1-GRPO
+overwrite_output_dir: true
+per_device_eval_batch_size: 16
+per_device_train_batch_size: 16
+push_to_hub: true
+report_to:
+- wandb
+reward_funcs:
+- accuracy
+- format
+- tag_count
+reward_weights:
+- 1.0
+- 1.0
+- 1.0
+save_strategy: "epoch"
+save_total_limit: 1
+seed: 42
+temperature: 0.7
+warmup_ratio: 0.1
+"""
+
+
+def test_an_open_r1_recipe_gets_every_change_it_needs_in_one_message(tmp_path: Path) -> None:
+    path = tmp_path / "config_demo.yaml"
+    path.write_text(OPEN_R1_DEMO)
+    with pytest.raises(R3Error) as error:
+        load_train_config(path, cuda=False)
+    message = str(error.value)
+    assert message.startswith(f"{path}: 5 settings r3 train cannot use: ")
+    for key in ("dataset_prompt_column", "max_completion_length", "overwrite_output_dir", "reward_funcs",
+                "reward_weights"):
+        assert f"field '{key}' is not used by r3" in message
+    kept = [line for line in OPEN_R1_DEMO.splitlines() if not line.startswith(
+        ("dataset_prompt_column", "max_completion_length", "overwrite_output_dir", "reward_", "- accuracy",
+         "- format", "- tag_count", "- 1.0"))]
+    path.write_text("\n".join(kept) + "\ntask: gsm8k\nmode: online\n")
+    config, training = load_train_config(path, ["--use_cpu", "true"], cuda=False)  # a GPU recipe, checked on a CPU
+    assert config.model == "Qwen/Qwen2.5-1.5B-Instruct" and config.data == "open-r1/OpenR1-Math-220k"
+    assert config.max_prompt_length == 512 and training.model_init_kwargs["attn_implementation"] == "flash_attention_2"
+
+
+def test_grpo_field_names_read_from_the_source_are_trls() -> None:
+    import dataclasses
+
+    from trl import GRPOConfig
+
+    from r3.training.config import grpo_field_names
+
+    assert grpo_field_names() == {f.name for f in dataclasses.fields(GRPOConfig) if f.init}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("lerning_rate: 1\n", "unknown field 'lerning_rate'"),
+    ("", "model directory '{tmp}/no-such-model' does not exist"),
+    ("reward_funcs: [accuracy]\n", "field 'reward_funcs' is not used by r3"),
+])
+def test_settings_errors_come_before_trl_and_torch_are_imported(tmp_path: Path, text: str, message: str) -> None:
+    """`r3 train` checks every key, r3's values and a local model path without importing TRL (seconds of CPU)."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "c.yaml"
+    path.write_text(f"task: countdown\nmodel: {tmp_path}/no-such-model\noutput_dir: {tmp_path}/out\n{text}")
+    probe = ("import sys; from r3.cli import main; code = main(['train', '--config', sys.argv[1]]); "
+             "print(code, sorted(m for m in ('trl', 'torch', 'accelerate') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert done.stdout.strip() == "2 []", done.stdout + done.stderr
+    assert message.format(tmp=tmp_path) in done.stderr and len(done.stderr.strip().splitlines()) == 1

@@ -315,7 +315,7 @@ def _one_message(problems: list[tuple[str, str]], prog: str) -> str:
         return f"{place}: {text}" if place else text
     places = {place for place, _ in problems}
     head = f"{places.pop()}: " if len(places) == 1 and "" not in places else ""
-    items = [text if head or not place else f"{place}: {text}" for place, text in problems]
+    items = [text if head else f"{place or 'the command line'}: {text}" for place, text in problems]
     return f"{head}{len(problems)} settings {prog} cannot use: " + " ".join(
         f"({number}) {item}" for number, item in enumerate(items, start=1))
 
