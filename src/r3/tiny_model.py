@@ -134,6 +134,11 @@ def build_tokenizer(vocab_size: int = 2048, max_length: int = 4096):
     )
 
 
+# what `_save_model` writes (transformers 5); claimed before building, so a foreign model in OUT is refused at once
+MODEL_FILES = ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
+               "tokenizer_config.json", "chat_template.jinja")
+
+
 def build_tiny_model(
     out_dir: str | Path,
     *,
@@ -161,7 +166,8 @@ def build_tiny_model(
     identity = {"seed": seed, "hidden_size": hidden_size, "num_layers": num_layers, "num_heads": num_heads,
                 "num_kv_heads": num_kv_heads, "intermediate_size": intermediate_size, "vocab_size": vocab_size,
                 "max_length": max_length}
-    with RunDir.open(out_dir, "tiny-model", identity, overwrite=overwrite) as run, \
+    # claims: a foreign model there is refused before anything is built or written
+    with RunDir.open(out_dir, "tiny-model", identity, overwrite=overwrite, claims=MODEL_FILES) as run, \
             tempfile.TemporaryDirectory(prefix="r3-tiny-model-") as staging:
         _save_model(Path(staging), identity)
         files = sorted(p for p in Path(staging).iterdir() if p.is_file())

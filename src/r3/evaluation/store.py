@@ -55,9 +55,10 @@ class EvalStore:
     """An open, locked evaluation directory: `done` episodes (on resume), `append`, `write_summary`."""
 
     def __init__(self, out: str | Path, identity: dict[str, Any], *, overwrite: bool = False):
-        self.run = RunDir.open(out, KIND, identity, overwrite=overwrite, label=_flag)
+        # claims: a foreign episodes.jsonl or summary.json is refused before anything is written
+        self.run = RunDir.open(out, KIND, identity, overwrite=overwrite, label=_flag,
+                               claims=(EPISODES_FILE, SUMMARY_FILE))
         try:
-            self.run.claim(EPISODES_FILE, SUMMARY_FILE)  # before touching them: a foreign file is refused
             path = self.run.path / EPISODES_FILE
             self.done = read_episodes(path, repair=True) if self.run.resumed else []
             if not self.run.resumed:

@@ -113,7 +113,7 @@ def _write(out: Path, image: bytes, lines: list[str]) -> Path:
     nothing is written through a link."""
     from r3.rundir import RunDir
 
-    with RunDir.attach(out, "report") as run:
+    with RunDir.attach(out, "report", claims=(CURVES_FILE, REPORT_FILE)) as run:
         run.write_atomic(CURVES_FILE, image)
         return run.write_atomic(REPORT_FILE, "\n".join(lines))
 

@@ -115,28 +115,33 @@ class RunDir:
     @classmethod
     def open(cls, path: str | Path, kind: str, identity: dict[str, Any], *, overwrite: bool = False,
              free: Iterable[str] = (), label: Callable[[str], str] = str,
-             work_files: Iterable[str] | None = None) -> RunDir:
+             work_files: Iterable[str] | None = None, claims: Iterable[str] = ()) -> RunDir:
         """Create or resume the run of `kind` in `path` and lock it (see the module docstring for the rule).
 
         `free` names identity keys that may change between sessions (speed knobs such as batch_size); `label`
         renders a key in messages (e.g. `--max-samples` for a CLI flag). `work_files` names the files whose content
         means work was done (default: every file of the manifest); while they are empty, new arguments take over.
+        `claims` names the files the run will write: one that exists but was not written by it is refused before
+        anything is created (no lock, no run.json: a refusal writes nothing), then they are claimed.
         """
         identity = json.loads(json.dumps(identity, default=str))  # the form it has once read back from run.json
         return cls._locked(path, kind, identity, lambda run: run._start(read_run_file(run.path, kind), overwrite,
-                                                                        set(free), label, work_files))
+                                                                        set(free), label, work_files), claims)
 
     @classmethod
-    def attach(cls, path: str | Path, kind: str) -> RunDir:
+    def attach(cls, path: str | Path, kind: str, claims: Iterable[str] = ()) -> RunDir:
         """Lock `path` to add files to the r3 run it holds, whatever its kind and identity (which stay as they are);
         a directory without one becomes a run of `kind`. For writers beside a run, such as `r3 report` in a
         training run: its files join that run's manifest, and a file no r3 run wrote is still never replaced."""
-        return cls._locked(path, kind, {}, lambda run: run._adopt(read_run_file(run.path, None)))
+        return cls._locked(path, kind, {}, lambda run: run._adopt(read_run_file(run.path, None)), claims)
 
     @classmethod
-    def _locked(cls, path: str | Path, kind: str, identity: dict[str, Any], start: Callable[[RunDir], None]) -> RunDir:
+    def _locked(cls, path: str | Path, kind: str, identity: dict[str, Any], start: Callable[[RunDir], None],
+                claims: Iterable[str] = ()) -> RunDir:
         path = Path(path).expanduser()
         check_writable(path)
+        claims = [relative(name) for name in claims]
+        _refuse_foreign(path, claims)
         created = not path.exists()
         try:
             path.mkdir(parents=True, exist_ok=True)
@@ -147,6 +152,8 @@ class RunDir:
         try:
             run._acquire_lock()
             start(run)
+            if claims:
+                run.claim(*claims)
         except BaseException:
             run.close()
             if not had_lock:  # a refusal leaves nothing behind: not the lock it created, not the folder
@@ -337,6 +344,23 @@ class RunDir:
         record = {**self.identity, META_KEY: meta}
         write_atomic(self.path / RUN_FILE, json.dumps(record, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
                      temporary=self.path / temporary_name(RUN_FILE))
+
+
+def _refuse_foreign(path: Path, names: list[str]) -> None:
+    """Read-only: refuse a name that exists, is a link or lies behind one, and that the recorded manifest (if any, and
+    not refused itself) does not list. `claim` checks again under the lock."""
+    if not names or lstat_or_none(path) is None:
+        return
+    try:
+        previous = read_run_file(path, None)
+    except R3Error:
+        return  # the start refuses it, naming run.json
+    listed = set(previous[META_KEY].get("files", [])) if previous else set()
+    for name in names:
+        refuse_links(path, name)
+        if name not in listed and lstat_or_none(path / name) is not None:
+            raise R3Error(f"{path / name} exists but was not written by this r3 run; move it away or choose "
+                          "another output directory")
 
 
 def remove_run(path: str | Path) -> bool:
