@@ -9,71 +9,14 @@ import pytest
 
 pytest.importorskip("gguf")
 
-from r3.cli import main  # noqa: E402
-from r3.errors import R3Error  # noqa: E402
-from r3.models import cache_dir, gguf_file, resolve_model  # noqa: E402
-
-# transformers' GGUF names for Qwen2 weights (its loader maps them back)
-LAYER_NAMES = {
-    "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",
-    "self_attn.o_proj": "attn_output", "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up",
-    "mlp.down_proj": "ffn_down", "input_layernorm": "attn_norm", "post_attention_layernorm": "ffn_norm",
-}
-
-
-def gguf_name(name: str) -> str:
-    """`model.layers.0.self_attn.q_proj.weight` -> `blk.0.attn_q.weight`."""
-    if name == "model.embed_tokens.weight":
-        return "token_embd.weight"
-    if name == "model.norm.weight":
-        return "output_norm.weight"
-    parts = name.split(".")
-    module, kind = ".".join(parts[3:-1]), parts[-1]
-    return f"blk.{parts[2]}.{LAYER_NAMES[module]}.{kind}"
-
-
-def write_tiny_gguf(model_dir: Path, path: Path, *, architecture: str = "qwen2", chat_template: bool = True) -> Path:
-    """The tiny Qwen2 of `model_dir` as a float32 GGUF file (weights, config, BPE tokenizer, chat template)."""
-    import gguf
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    model = AutoModelForCausalLM.from_pretrained(model_dir)
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    config = model.config
-    writer = gguf.GGUFWriter(str(path), architecture)
-    writer.add_block_count(config.num_hidden_layers)
-    writer.add_context_length(config.max_position_embeddings)
-    writer.add_embedding_length(config.hidden_size)
-    writer.add_feed_forward_length(config.intermediate_size)
-    writer.add_head_count(config.num_attention_heads)
-    writer.add_head_count_kv(config.num_key_value_heads)
-    writer.add_layer_norm_rms_eps(config.rms_norm_eps)
-    writer.add_rope_freq_base(float(config.rope_parameters["rope_theta"]))
-    vocab = sorted(tokenizer.get_vocab().items(), key=lambda item: item[1])
-    special = set(tokenizer.all_special_ids) | set(tokenizer.added_tokens_decoder)
-    writer.add_tokenizer_model("gpt2")
-    writer.add_token_list([token for token, _ in vocab])
-    writer.add_token_types([3 if index in special else 1 for _, index in vocab])  # 3 = control, 1 = normal
-    backend = json.loads(tokenizer.backend_tokenizer.to_str())["model"]["merges"]
-    writer.add_token_merges([" ".join(merge) if isinstance(merge, list) else merge for merge in backend])
-    writer.add_bos_token_id(config.bos_token_id)
-    writer.add_eos_token_id(config.eos_token_id)
-    writer.add_pad_token_id(config.pad_token_id)
-    if chat_template:
-        writer.add_chat_template(tokenizer.chat_template)
-    for name, tensor in model.state_dict().items():
-        if name != "lm_head.weight":  # tied to the embeddings
-            writer.add_tensor(gguf_name(name), tensor.float().numpy())
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return path
+from r3.cli import main
+from r3.errors import R3Error
+from r3.models import cache_dir, gguf_file, resolve_model, write_qwen2_gguf
 
 
 @pytest.fixture(scope="module")
 def tiny_gguf(tiny_model_dir, tmp_path_factory) -> Path:
-    return write_tiny_gguf(tiny_model_dir, tmp_path_factory.mktemp("gguf") / "tiny-qwen2.gguf")
+    return write_qwen2_gguf(tiny_model_dir, tmp_path_factory.mktemp("gguf") / "tiny-qwen2.gguf")
 
 
 @pytest.fixture
@@ -118,15 +61,15 @@ def test_r3_eval_runs_on_a_gguf_and_records_its_fingerprint(tiny_gguf, gguf_cach
 
 
 def test_a_changed_gguf_is_converted_again(tiny_model_dir, gguf_cache, tmp_path):
-    path = write_tiny_gguf(tiny_model_dir, tmp_path / "m.gguf")
+    path = write_qwen2_gguf(tiny_model_dir, tmp_path / "m.gguf")
     first = resolve_model(path)
-    write_tiny_gguf(tiny_model_dir, path, chat_template=False)
+    write_qwen2_gguf(tiny_model_dir, path, chat_template=False)
     assert resolve_model(path) != first
 
 
 def test_an_architecture_transformers_cannot_load_is_one_line_naming_those_it_can(tiny_model_dir, gguf_cache,
                                                                                      tmp_path):
-    path = write_tiny_gguf(tiny_model_dir, tmp_path / "odd.gguf", architecture="rwkv7")
+    path = write_qwen2_gguf(tiny_model_dir, tmp_path / "odd.gguf", architecture="rwkv7")
     with pytest.raises(R3Error, match=r"'rwkv7' model, which transformers cannot load .*llama.*qwen2") as error:
         resolve_model(path)
     assert "\n" not in str(error.value)

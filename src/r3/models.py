@@ -154,3 +154,65 @@ def _load_gguf(source: Path) -> tuple[Any, Any]:
     if hasattr(model, "is_quantized"):
         model.is_quantized = False
     return model, tokenizer
+
+
+# llama.cpp's GGUF names of Qwen2 weights (transformers' loader maps them back)
+_LAYER_NAMES = {
+    "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",
+    "self_attn.o_proj": "attn_output", "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up",
+    "mlp.down_proj": "ffn_down", "input_layernorm": "attn_norm", "post_attention_layernorm": "ffn_norm",
+}
+
+
+def _gguf_name(name: str) -> str:
+    """`model.layers.0.self_attn.q_proj.weight` -> `blk.0.attn_q.weight`."""
+    if name == "model.embed_tokens.weight":
+        return "token_embd.weight"
+    if name == "model.norm.weight":
+        return "output_norm.weight"
+    parts = name.split(".")
+    module, kind = ".".join(parts[3:-1]), parts[-1]
+    return f"blk.{parts[2]}.{_LAYER_NAMES[module]}.{kind}"
+
+
+def write_qwen2_gguf(model_dir: str | Path, path: str | Path, *, architecture: str = "qwen2",
+                     chat_template: bool = True) -> Path:
+    """A Qwen2 model folder with a byte-level BPE tokenizer (what `r3.tiny_model` builds) as a float32 GGUF file, the
+    way llama.cpp lays one out: how the tests make a GGUF without a download. `architecture` is written as given,
+    so a test can write a file transformers refuses."""
+    import gguf
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    config = model.config
+    path = Path(path)
+    writer = gguf.GGUFWriter(str(path), architecture)
+    writer.add_block_count(config.num_hidden_layers)
+    writer.add_context_length(config.max_position_embeddings)
+    writer.add_embedding_length(config.hidden_size)
+    writer.add_feed_forward_length(config.intermediate_size)
+    writer.add_head_count(config.num_attention_heads)
+    writer.add_head_count_kv(config.num_key_value_heads)
+    writer.add_layer_norm_rms_eps(config.rms_norm_eps)
+    writer.add_rope_freq_base(float(config.rope_parameters["rope_theta"]))
+    vocab = sorted(tokenizer.get_vocab().items(), key=lambda item: item[1])
+    special = set(tokenizer.all_special_ids) | set(tokenizer.added_tokens_decoder)
+    writer.add_tokenizer_model("gpt2")
+    writer.add_token_list([token for token, _ in vocab])
+    writer.add_token_types([3 if index in special else 1 for _, index in vocab])  # 3 = control, 1 = normal
+    backend = json.loads(tokenizer.backend_tokenizer.to_str())["model"]["merges"]
+    writer.add_token_merges([" ".join(merge) if isinstance(merge, list) else merge for merge in backend])
+    writer.add_bos_token_id(config.bos_token_id)
+    writer.add_eos_token_id(config.eos_token_id)
+    writer.add_pad_token_id(config.pad_token_id)
+    if chat_template:
+        writer.add_chat_template(tokenizer.chat_template)
+    for name, tensor in model.state_dict().items():
+        if name != "lm_head.weight":  # tied to the embeddings
+            writer.add_tensor(_gguf_name(name), tensor.float().numpy())
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from r3.config import CommandConfig, option
 
+DEMO_RECIPE = "configs/demo_cpu.yaml"
+
 
 @dataclass
 class DemoConfig(CommandConfig):
@@ -27,7 +29,8 @@ class DemoConfig(CommandConfig):
 
     out: str = option("runs/demo", "output directory (a rerun resumes after the last finished stage)")
     model: str | None = option(None, "demo model directory (default: the model shipped with r3)")
-    recipe: str = option("configs/demo_cpu.yaml", "r3 train recipe (default: the one shipped with r3)")
+    recipe: str = option(DEMO_RECIPE, "r3 train recipe (default: the one shipped with r3; for a .gguf model "
+                                      "configs/smollm2_cpu.yaml); its task and temperature apply to every stage")
     seed: int = option(0, "seed of puzzles, sampling and training (the published table: 0)")
     test_puzzles: int = option(500, "held-out puzzles to evaluate on")
     mine_puzzles: int = option(300, "puzzles to mine failures from")
@@ -63,6 +66,9 @@ class DemoConfig(CommandConfig):
     @property
     def recipe_path(self) -> Path:
         from r3.config import packaged_config
+        from r3.demo.real import REAL_RECIPE
+        from r3.models import is_gguf
 
-        path = Path(self.recipe)
+        recipe = REAL_RECIPE if self.recipe == DEMO_RECIPE and self.model and is_gguf(self.model) else self.recipe
+        path = Path(recipe)
         return path if path.exists() else (packaged_config(path) or path)

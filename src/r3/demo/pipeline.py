@@ -23,8 +23,10 @@ from pathlib import Path
 from r3.config import command_line
 from r3.demo.config import DemoConfig
 from r3.demo.puzzles import distinct_puzzles
+from r3.demo.real import recipe_settings, write_arithmetic_data
 from r3.demo.task import TASK_NAME
 from r3.errors import R3Error
+from r3.models import is_gguf
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +84,9 @@ def write_data(settings: DemoConfig, paths: Paths) -> None:
     """Held-out test puzzles and mining puzzles, from disjoint splits, deterministic in the seed."""
     for path, split, n, offset in ((paths.test_data, "test", settings.test_puzzles, 1),
                                    (paths.train_data, "train", settings.mine_puzzles, 2)):
+        if task_name(settings) == "arithmetic":  # the real-model recipe's task (r3.demo.real)
+            write_arithmetic_data(path, split, n, settings.seed * 1000 + offset)
+            continue
         try:
             puzzles = distinct_puzzles(random.Random(settings.seed * 1000 + offset), split, n)
         except ValueError as error:
@@ -91,11 +96,17 @@ def write_data(settings: DemoConfig, paths: Paths) -> None:
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+def task_name(settings: DemoConfig) -> str:
+    """The recipe's task: the demo's Countdown, or `arithmetic` for a real model (configs/smollm2_cpu.yaml)."""
+    return recipe_settings(settings.recipe_path)["task"] or TASK_NAME
+
+
 def eval_stage(name: str, title: str, settings: DemoConfig, model: Path, out: Path, data: Path) -> Stage:
     from r3 import api
     from r3.evaluation.config import EvalConfig
 
-    config = EvalConfig(model=str(model), task=TASK_NAME, data=str(data), out=str(out), temperature=1.0,
+    config = EvalConfig(model=str(model), task=task_name(settings), data=str(data), out=str(out),
+                        temperature=recipe_settings(settings.recipe_path)["temperature"],
                         attempt_max_new_tokens=settings.attempt_max_new_tokens,
                         reflection_max_new_tokens=settings.reflection_max_new_tokens, seed=settings.seed,
                         batch_size=settings.batch_size, progress=settings.progress)
@@ -106,8 +117,9 @@ def mine_stage(settings: DemoConfig, paths: Paths) -> Stage:
     from r3 import api
     from r3.mining.config import MineConfig
 
-    config = MineConfig(model=str(settings.model_dir), task=TASK_NAME, data=str(paths.train_data),
+    config = MineConfig(model=str(settings.model_dir), task=task_name(settings), data=str(paths.train_data),
                         out=str(paths.mine), max_samples=settings.max_samples, keep=settings.keep,
+                        temperature=recipe_settings(settings.recipe_path)["temperature"],
                         attempt_max_new_tokens=settings.attempt_max_new_tokens, seed=settings.seed,
                         batch_size=settings.batch_size, progress=settings.progress)
     return Stage("mine", "mine failed first attempts", lambda: api.mine(config), command_line("mine", config),
@@ -206,7 +218,7 @@ def run_demo(settings: DemoConfig, *, announce: Callable[[int, int, Stage], None
 def _run_stages(settings: DemoConfig, announce: Callable[[int, int, Stage], None] | None) -> Path:
     from r3.demo.report import write_report
 
-    if not (settings.model_dir / "config.json").is_file():
+    if not (settings.model_dir / "config.json").is_file() and not is_gguf(settings.model_dir):
         raise R3Error(f"no demo model at {settings.model_dir}: build it with "
                       "`python scripts/build_demo_model.py --out DIR` and pass --model DIR")
     paths = Paths(Path(settings.out))

@@ -16,6 +16,8 @@ from typing import Any
 
 from r3.demo.corpus import REFLECTION_KINDS, classify, hint_is_right
 from r3.demo.puzzles import Puzzle
+from r3.demo.real import example_line, recipe_settings
+from r3.demo.task import TASK_NAME
 from r3.evaluation.stats import difference_interval, intervals_overlap
 from r3.evaluation.tables import METRIC_NAMES
 from r3.report.curves import plot_training_curves
@@ -77,6 +79,9 @@ def _profile_table(profiles: dict[str, dict[str, Any]]) -> list[str]:
 def _examples(episodes: Sequence[Episode], n: int) -> list[str]:
     lines = []
     for e in [e for e in episodes if e.reflections][:n]:
+        if "nums" not in e.example:  # a real model's task (r3.demo.real)
+            lines.append(example_line(e))
+            continue
         retry = e.attempts[1]
         mark = "solved" if retry.verdict.correct else "wrong"
         lines.append(f"- Make {e.example['target']} with {' '.join(map(str, e.example['nums']))}: "
@@ -106,11 +111,14 @@ def write_report(settings: Any, paths: Any, plan: Sequence[Any], timings: dict[s
     histories = {"reflection-only": run_records(paths.train)}
     if settings.control:
         histories["control"] = run_records(paths.control)
-    plotted = plot_training_curves(histories, paths.out / CURVES_FILE, title="r3 demo: countdown | demo model")
+    real = recipe_settings(settings.recipe_path)
+    demo_task = real["task"] in (None, TASK_NAME)
+    plotted = plot_training_curves(histories, paths.out / CURVES_FILE,
+                                   title=f"r3 demo: {'countdown' if demo_task else real['task']} | {settings.model_dir.name}")
 
     lines = ["# r3 demo: Reflect, Retry, Reward on a tiny model", "",
              (f"Held-out puzzles: {before['n_problems']} (never seen in pretraining, mining or training). "
-             f"Sampling at temperature 1.0; seed {settings.seed}."), "",
+             f"Sampling at temperature {real['temperature']}; seed {settings.seed}."), "",
              (f"| model | {METRIC_NAMES['first_attempt']} | {METRIC_NAMES['within_two']} | "
               f"{METRIC_NAMES['reflection_success_rate']} | {METRIC_NAMES['mean_reflection_tokens']} |"),
              "|---|---|---|---|---|"]
@@ -131,7 +139,8 @@ def write_report(settings: Any, paths: Any, plan: Sequence[Any], timings: dict[s
     lines += ["", "## What the reflections look like", "",
               ("Share of each kind among reflections on failed first attempts, and (in brackets) how often the retry "
               "after it solved the puzzle:"), ""]
-    lines += _profile_table({name: reflection_profile(episodes) for name, (_, episodes) in loaded.items()})
+    if demo_task:  # the kinds are those of the demo model's corpus
+        lines += _profile_table({name: reflection_profile(episodes) for name, (_, episodes) in loaded.items()})
     for name, (_, episodes) in loaded.items():
         lines += ["", f"{name}:", "", *_examples(episodes, SHOWN_REFLECTIONS)]
     lines += ["", "## Training curves", ""]
