@@ -294,3 +294,11 @@ def test_settings_errors_come_before_trl_and_torch_are_imported(tmp_path: Path, 
                           check=False)
     assert done.stdout.strip() == "2 []", done.stdout + done.stderr
     assert message.format(tmp=tmp_path) in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_the_docs_name_every_trl_and_open_r1_name() -> None:
+    from r3.config.compat import ALIASES, UNUSED
+
+    text = (CONFIGS.parent / "docs" / "training.md").read_text()
+    missing = [name for name in (*ALIASES, *UNUSED) if f"`{name}`" not in text and f"`{name}:" not in text]
+    assert not missing, f"docs/training.md does not mention {missing}"
