@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from r3.report.curves import plot_training_curves
+from r3.report.curves import PANELS, plot_training_curves, series
 from r3.report.runs import load_run
 from r3.training.summary import TrainSummary, summary_lines
 
@@ -85,7 +85,10 @@ def groups(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def curves_png(directory: Path, records: list[dict[str, Any]], title: str) -> str | None:
-    """The training curves as a base64 PNG: the run's own file, else drawn now from its metrics."""
+    """The training curves as a base64 PNG: the run's own file, else drawn now from its metrics; None when no step
+    logged a curve's metric (a figure of empty panels says nothing)."""
+    if not any(series(records, value)[0] for _, _, value, _ in PANELS):
+        return None
     path = directory / CURVES_FILE
     if path.is_file():
         return base64.b64encode(path.read_bytes()).decode("ascii")

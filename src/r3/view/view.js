@@ -196,7 +196,7 @@ function drawCompare(section, root) {
   const tbody = el("tbody", {});
   const list = {
     root: el("table", {class: "problems"}, el("thead", {}, el("tr", {},
-      ["problem id", "problem", "A", "B", "change"].map((h) => el("th", {}, h)))), tbody),
+      ["problem id", "problem", `A: ${section.a}`, `B: ${section.b}`, "change"].map((h) => el("th", {}, h)))), tbody),
     clear: () => tbody.replaceChildren(),
     add: (p) => {
       const badge = p.change === "fixed" ? "badge right" : p.change === "broken" ? "badge wrong" : "badge";
@@ -267,10 +267,10 @@ function drawTrain(section, root) {
   root.append(section.alarms.length
     ? el("ul", {class: "alarms"}, section.alarms.map((a) => el("li", {}, el("b", {}, `step ${a.step}, ${a.name}: `), a.message)))
     : el("p", {class: "note"}, "no alarm fired"));
-  if (section.curves_png) {
-    root.append(el("h3", {}, "training curves"),
-      el("img", {class: "curves", alt: "training curves", src: "data:image/png;base64," + section.curves_png}));
-  }
+  root.append(el("h3", {}, "training curves"));
+  root.append(section.curves_png
+    ? el("img", {class: "curves", alt: "training curves", src: "data:image/png;base64," + section.curves_png})
+    : el("p", {class: "note"}, "no step logged the curves' metrics yet (fewer steps than logging_steps?)"));
   root.append(el("h3", {}, "reflections over training"));
   if (!section.log_completions) root.append(el("p", {class: "note"}, "TRL's completions table was not logged " +
     "(set log_completions: true in the recipe to see every reflection with its reward; docs/training.md)"));
