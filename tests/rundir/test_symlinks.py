@@ -202,3 +202,24 @@ def test_attach_joins_the_run_there_and_still_refuses_foreign_files(tmp_path):
     with RunDir.open(out, "train", {"model": "m"}) as run:  # the training run still resumes
         assert run.resumed
     assert (out / "notes.md").read_text() == "mine"
+
+
+def test_a_fresh_run_that_fails_before_any_result_leaves_nothing(tmp_path):
+    out = tmp_path / "new" / "run"
+    with pytest.raises(RuntimeError), RunDir.open(out, "test", IDENTITY) as run:
+        run.appender("rows.jsonl")  # created, still empty
+        raise RuntimeError("the model failed to load")
+    assert not out.exists()
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    with pytest.raises(RuntimeError), RunDir.open(mine, "test", IDENTITY) as run:
+        run.write_json("sub/summary.json", {})
+        run.appender("rows.jsonl")
+        raise RuntimeError("boom")  # a result was written (summary.json): kept, resumable
+    assert (mine / "sub" / "summary.json").exists()
+    (mine / "sub" / "summary.json").unlink()
+    with pytest.raises(RuntimeError), RunDir.open(mine, "test", IDENTITY) as run:
+        assert run.resumed
+        raise RuntimeError("an earlier run's files are never discarded")
+    assert (mine / RUN_FILE).exists()

@@ -67,7 +67,7 @@ class EvalStore:
                 logger.info("resuming %s after %d finished episodes", self.run.path, len(self.done))
             self._episodes = self.run.appender(EPISODES_FILE, repair=False)
         except BaseException:
-            self.run.close()
+            self.run.discard()  # a refused fresh run leaves nothing behind
             raise
 
     @property
@@ -88,7 +88,7 @@ class EvalStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.close()
+        self.run.__exit__(*exc)  # an error before any episode: nothing of the run is left
 
 
 def read_episodes(path: Path, *, repair: bool = False) -> list[Episode]:

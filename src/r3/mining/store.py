@@ -85,7 +85,7 @@ class MiningStore:
             store._failures = rundir.appender(FAILURES_FILE, repair=False)
             store._progress = rundir.appender(PROGRESS_FILE, repair=False)
         except BaseException:
-            store.close()  # release the lock at once, not when the store is garbage-collected
+            store.__exit__(BaseException)  # release the lock at once; a refused fresh run leaves nothing
             raise
         return store
 
@@ -120,7 +120,10 @@ class MiningStore:
 
     def write_stats(self, text: str) -> None:
         """stats.json, atomically (the miner writes it at the end, also when interrupted)."""
-        _write_atomic(self.directory / STATS_FILE, text)
+        if self._dir is not None:  # through the run: its manifest-listed temporary file, no link followed
+            self._dir.write_atomic(STATS_FILE, text)
+        else:
+            _write_atomic(self.directory / STATS_FILE, text)
 
     def close(self) -> None:
         if self._dir is not None:
@@ -130,7 +133,9 @@ class MiningStore:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is not None and self._dir is not None:
+            self._dir.discard()  # an error before any query was committed: nothing of the run is left
         self.close()
 
     def _recover(self) -> dict[int, dict[str, Any]]:

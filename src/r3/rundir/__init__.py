@@ -49,11 +49,12 @@ from r3.rundir.files import (
     write_atomic,
 )
 from r3.rundir.fingerprints import fingerprint_file, fingerprint_model, fingerprint_rows
-from r3.rundir.manifest import META_KEY, RUN_FILE, decide, describe_differences, read_run_file, relative
+from r3.rundir.manifest import META_KEY, RUN_FILE, decide, describe_differences, has_work, read_run_file, relative
 from r3.rundir.paths import (
     NONBLOCK,
     check_input_file,
     check_writable,
+    is_regular,
     lstat_or_none,
     open_no_follow,
     refuse_links,
@@ -98,6 +99,8 @@ class RunDir:
     sessions: list[dict[str, Any]] = field(default_factory=list)  # r3.provenance of each process that opened it
     _lock: BinaryIO | None = None
     _appenders: list[Appender] = field(default_factory=list)
+    _fresh: bool = False  # this session started the run (no result of an earlier one is in it)
+    _created: tuple[bool, bool] = (False, False)  # whether this session created the folder, the lock file
 
     @classmethod
     def check(cls, path: str | Path, kind: str, identity: dict[str, Any], *, overwrite: bool = False,
@@ -148,18 +151,14 @@ class RunDir:
         except OSError as error:
             raise os_error(path, error) from None
         run = cls(path=path, kind=kind, identity=identity)
-        had_lock = lstat_or_none(path / LOCK_FILE) is not None
+        run._created = (created, lstat_or_none(path / LOCK_FILE) is None)
         try:
             run._acquire_lock()
             start(run)
             if claims:
                 run.claim(*claims)
         except BaseException:
-            run.close()
-            if not had_lock:  # a refusal leaves nothing behind: not the lock it created, not the folder
-                remove_file(path, LOCK_FILE)
-            if created:
-                remove_empty_folder(path.parent, path.name)
+            run.discard()
             raise
         return run
 
@@ -231,8 +230,30 @@ class RunDir:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def discard(self) -> None:
+        """Close a run that ends in an error (a refusal, a model that fails) before any result: when this session
+        started it and every file it wrote is still empty, remove them, its run.json, the lock and the folder it
+        created, so that a refused command writes nothing. A run with results, or an earlier run's, is only closed."""
+        fresh = self._fresh and not self.resumed and not has_work(self.path, self.files)
+        if fresh and self._lock is not None:
+            for name in self.files:
+                if is_regular(self.path / name) and (self.path / name).stat().st_size == 0:
+                    remove_file(self.path, name)
+            self.files = [n for n in self.files if lstat_or_none(self.path / n) is not None]
+            if not self.files:
+                self._remove_owned()
         self.close()
+        created_folder, created_lock = self._created
+        if created_lock:
+            remove_file(self.path, LOCK_FILE)
+        if created_folder:
+            remove_empty_folder(self.path.parent, self.path.name)
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.discard()
 
     # ---------------------------------------------------------------- internals
     def _acquire_lock(self) -> None:
@@ -275,6 +296,8 @@ class RunDir:
                 logger.info("%s: the earlier %s run wrote nothing yet; starting with the new arguments", self.path,
                             self.kind)
         from r3.provenance import provenance  # versions and command of this session, never part of the identity
+
+        self._fresh = not self.resumed
 
         self.sessions = [*(self.sessions if self.resumed else []), provenance()]
         self._save()
