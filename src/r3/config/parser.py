@@ -181,7 +181,8 @@ class ConfigParser(HfArgumentParser):
         unused = UNUSED.get(name)
         if unused is not None:
             if unused.accepts(value):
-                logger.info("%s: %r has no effect in r3 (%s)", where, name, unused.reason)
+                if not self._later:  # a first pass that leaves settings for a later parser: the later one says it
+                    logger.info("%s: %r has no effect in r3 (%s)", where or "command line", name, unused.reason)
             else:
                 problems.append((where, f"{shown} is not used by r3: {unused.reason}"))
             return None
