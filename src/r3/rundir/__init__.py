@@ -159,6 +159,8 @@ class RunDir:
                 run.claim(*claims)
         except BaseException:
             run.discard()
+            if run._created[1]:  # refused while opening: not even the lock it created stays
+                remove_file(path, LOCK_FILE)
             raise
         return run
 
@@ -244,7 +246,7 @@ class RunDir:
                 self._remove_owned()
         self.close()
         created_folder, created_lock = self._created
-        if created_lock:
+        if created_lock and lstat_or_none(self.path / RUN_FILE) is None:
             remove_file(self.path, LOCK_FILE)
         if created_folder:
             remove_empty_folder(self.path.parent, self.path.name)

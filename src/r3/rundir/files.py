@@ -149,9 +149,12 @@ class Appender:
     def append(self, records: Iterable[Any]) -> int:
         """Append one line per record durably; returns the file size after them."""
         assert self._handle is not None, f"{self.path} is closed"
-        self._handle.write(b"".join(dumps_line(record) for record in records))
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        try:
+            self._handle.write(b"".join(dumps_line(record) for record in records))
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+        except OSError as error:  # a full disk: the system's words and this file, on one line
+            raise OSError(error.errno, error.strerror, str(self.path)) from None
         return self._handle.tell()
 
     def tell(self) -> int:
@@ -165,8 +168,11 @@ class Appender:
 
     def sync(self) -> None:
         assert self._handle is not None, f"{self.path} is closed"
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        try:
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+        except OSError as error:
+            raise OSError(error.errno, error.strerror, str(self.path)) from None
 
     def close(self) -> None:
         if self._handle is not None:
