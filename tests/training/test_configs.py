@@ -280,6 +280,7 @@ def test_grpo_field_names_read_from_the_source_are_trls() -> None:
     ("lerning_rate: 1\n", "unknown field 'lerning_rate'"),
     ("", "model directory '{tmp}/no-such-model' does not exist"),
     ("reward_funcs: [accuracy]\n", "field 'reward_funcs' is not used by r3"),
+    ("task_options: {no_such_option: 1}\n", "no_such_option"),
 ])
 def test_settings_errors_come_before_trl_and_torch_are_imported(tmp_path: Path, text: str, message: str) -> None:
     """`r3 train` checks every key, r3's values and a local model path without importing TRL (seconds of CPU)."""

@@ -127,8 +127,8 @@ def _init_false(value: ast.expr | None) -> bool:
 
 def check_settings(values: dict[str, Any], argv: list[str], where: str, *, check_model: bool = False) -> TrainConfig:
     """r3's settings and every key of both configs checked before TRL is imported: unknown and unusable keys (all
-    in one message), r3's values, required fields, `output_dir`, and (`check_model`) a model path that is clearly
-    local but missing."""
+    in one message), r3's values, required fields, `output_dir`, the task and its options, and (`check_model`) a
+    model path that is clearly local but missing."""
     from r3.config.parser import ConfigParser
     from r3.preflight import check_model as check_local_model
 
@@ -136,6 +136,7 @@ def check_settings(values: dict[str, Any], argv: list[str], where: str, *, check
     (config,) = parser.parse_mapping(values, argv, where)
     if "output_dir" not in parser.later_given:
         raise R3Error("missing --output_dir (or 'output_dir:' in the config): where checkpoints and the model go")
+    config.build_task()  # the task's name, options, column mapping and prompt templates
     if check_model:
         check_local_model(config.model)
     return config
