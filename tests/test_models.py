@@ -83,3 +83,40 @@ def test_a_folder_with_several_ggufs_is_refused_and_other_models_pass_through(tm
         gguf_file(tmp_path)
     assert resolve_model("org/some-model") == "org/some-model"
     assert resolve_model(tiny_model_dir) == str(tiny_model_dir)
+
+
+def test_a_model_without_a_chat_template_takes_one_from_a_file_recorded_in_the_run_identity(
+        tiny_model_dir, gguf_cache, tmp_path):
+    import hashlib
+
+    from transformers import AutoTokenizer
+
+    from r3.models import with_chat_template
+
+    bare = write_qwen2_gguf(tiny_model_dir, tmp_path / "bare.gguf", chat_template=False)
+    assert AutoTokenizer.from_pretrained(resolve_model(bare)).chat_template is None
+    text = AutoTokenizer.from_pretrained(tiny_model_dir).chat_template.replace("<|im_start|>", "<|im_start|> ")
+    template = tmp_path / "chat.jinja"
+    template.write_text(text)
+    folder = with_chat_template(bare, template)
+    assert AutoTokenizer.from_pretrained(folder).chat_template == text
+    assert with_chat_template(folder, template) == folder == with_chat_template(bare, template)
+
+    out = tmp_path / "eval"
+    args = ["eval", "--model", str(bare), "--task", "countdown", "--data", "sample:countdown", "--limit", "2",
+            "--out", str(out), "--attempt-max-new-tokens", "4", "--reflection-max-new-tokens", "4", "--no-progress"]
+    assert main([*args, "--chat_template_path", str(template)]) == 0
+    identity = json.loads((out / "run.json").read_text())
+    assert identity["chat_template_path"] == str(template)
+    assert identity["chat_template"]["template_sha256"] == hashlib.sha256(text.encode()).hexdigest()
+    assert "chat_template.jinja" in identity["model_files"]
+
+
+def test_a_chat_template_file_that_cannot_be_read_is_one_line(tiny_model_dir, tmp_path):
+    from r3.models import with_chat_template
+
+    with pytest.raises(R3Error, match="chat_template_path .*missing.jinja.*cannot read"):
+        with_chat_template(tiny_model_dir, tmp_path / "missing.jinja")
+    with pytest.raises(R3Error, match="local model folder"):
+        (tmp_path / "t.jinja").write_text("{{ messages }}")
+        with_chat_template("org/hub-model", tmp_path / "t.jinja")

@@ -34,6 +34,7 @@ from r3.errors import R3Error
 logger = logging.getLogger(__name__)
 
 SOURCE_FILE = "r3_gguf_source.json"  # written into each converted folder: which file it came from
+TEMPLATE_SOURCE_FILE = "r3_template_source.json"  # written into a folder made by with_chat_template
 NOT_ARCHITECTURES = ("general", "tokenizer")  # keys of transformers' GGUF table that are not model types
 
 
@@ -76,6 +77,48 @@ def resolve_model(model: str | Path) -> str:
     target = cache_dir() / _cache_name(source)
     if not (target / "config.json").is_file():
         convert_gguf(source, target)
+    return str(target)
+
+
+def with_chat_template(model: str | Path, template_path: str | Path) -> str:
+    """A folder that is `model` (a local folder or GGUF) with the chat template of a Jinja file (TRL's
+    `chat_template_path`): for models that ship none (base models, some GGUF files). Files are linked, not copied,
+    under `cache_dir()/templated/`, keyed by the model's and the template's fingerprints; the run identity records the
+    folder's files, the template among them. Applying the same template to its own result returns it unchanged."""
+    from r3.rundir.fingerprints import fingerprint_model
+
+    template = Path(template_path).expanduser()
+    try:
+        text = template.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise R3Error(f"chat_template_path '{template_path}': cannot read it ({error.__class__.__name__})") from None
+    if not text.strip():
+        raise R3Error(f"chat_template_path '{template_path}' is empty")
+    folder = Path(resolve_model(model)).expanduser()
+    if not (folder / "config.json").is_file():
+        raise R3Error(f"chat_template_path needs a local model folder or .gguf file, got '{model}' (download it first)")
+    if (folder / "chat_template.jinja").is_file() and (folder / "chat_template.jinja").read_text() == text \
+            and (folder / TEMPLATE_SOURCE_FILE).is_file():
+        return str(folder)
+    key = hashlib.sha256(json.dumps([fingerprint_model(str(folder)), text], sort_keys=True).encode()).hexdigest()
+    target = cache_dir() / "templated" / f"{folder.name}-{key[:12]}"
+    if (target / TEMPLATE_SOURCE_FILE).is_file():
+        return str(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        for item in folder.iterdir():
+            if item.is_file() and item.name not in ("chat_template.jinja", "chat_template.json"):
+                (scratch / item.name).symlink_to(item.resolve())
+        (scratch / "chat_template.jinja").write_text(text, encoding="utf-8")
+        (scratch / TEMPLATE_SOURCE_FILE).write_text(json.dumps({"model": str(folder), "template": str(template)}))
+        try:
+            os.rename(scratch, target)
+        except OSError:
+            if not (target / TEMPLATE_SOURCE_FILE).is_file():
+                raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     return str(target)
 
 

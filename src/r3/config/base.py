@@ -118,6 +118,10 @@ class CommandConfig:
             if hasattr(self, name):
                 setattr(self, name, as_mapping(getattr(self, name), name))
         check_values(self)
+        if getattr(self, "chat_template_path", None) and getattr(self, "model", None):
+            from r3.models import with_chat_template
+
+            self.model = with_chat_template(self.model, self.chat_template_path)  # a folder holding the template
 
     def check_required(self) -> None:
         """An R3Error naming every required field that has no value."""

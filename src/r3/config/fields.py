@@ -56,7 +56,9 @@ class TaskArgs:
 class ModelArgs:
     """Which model."""
 
-    model: str | None = option(None, "hub id or local model directory")
+    model: str | None = option(None, "hub id, local model directory or .gguf file (converted once, see r3.models)")
+    chat_template_path: str | None = option(
+        None, "a Jinja chat template file for a model that has none (TRL's name); recorded in the run identity")
 
 
 @dataclass
