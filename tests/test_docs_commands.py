@@ -215,6 +215,7 @@ PAGE_COMMANDS: dict[str, tuple[str, ...]] = {
     "docs/training.md": ("train",),
     "docs/forgetting.md": ("forgetting",),
     "docs/demo.md": ("demo",),
+    "docs/view.md": ("view", "train"),
     "docs/countdown.md": ("data", "verify", "eval"),
     "docs/tasks.md": ("verify", "eval", "mine"),
     "docs/generation.md": ("eval", "mine", "prompt", "tiny-model"),

@@ -24,12 +24,17 @@ class ViewConfig(CommandConfig):
     out: str = option("view.html", "the page to write (one file; open it in a browser, no server needed)")
 
 
+def parser():
+    from r3.config.parser import ConfigParser
+
+    return ConfigParser([ViewConfig], prog="r3 view", description=HELP, positionals={"runs": "*"})
+
+
 def main(argv: list[str]) -> int:
     from r3 import api
-    from r3.config.parser import ConfigParser
     from r3.errors import R3Error
 
-    (config,) = ConfigParser([ViewConfig], prog="r3 view", description=HELP, positionals={"runs": "*"}).parse(argv)
+    (config,) = parser().parse(argv)
     if not config.runs:
         raise R3Error("r3 view needs at least one run directory, e.g. r3 view runs/eval --out page.html")
     path = api.view(config.runs, config.out)
