@@ -22,8 +22,8 @@ def _proportion(correct: int, n: int) -> dict:
 def _eval(folder: Path, model: str, first: int, within: int) -> None:
     folder.mkdir(parents=True)
     (folder / "summary.json").write_text(json.dumps({
-        "model": model, "task": "countdown",
-        "settings": {"data": "sample:countdown", "split": "train[150:200]", "limit": None},
+        "model": model, "task": "countdown",  # the task's name; settings hold the task as it was given
+        "settings": {"task": "countdown", "data": "sample:countdown", "split": "train[150:200]", "limit": None},
         "summary": {"first_attempt": _proportion(first, 50), "within_two": _proportion(within, 50),
                     "reflection_success_rate": _proportion(within - first, 50 - first)}}))
 

@@ -80,16 +80,18 @@ def find_evaluations(output_dir: Path, config: dict[str, Any]) -> list[tuple[str
         except (OSError, ValueError):
             continue
     records.sort(key=lambda item: item[0], reverse=True)
-    task = config.get("task")
+    task = config.get("task")  # as given (a name or package.module:Class), which the eval's settings also hold
     after = next(((f, r) for _, f, r in records
-                  if r.get("task") == task and _same_path(r.get("model"), output_dir)), None)
+                  if task in (r.get("task"), (r.get("settings") or {}).get("task"))
+                  and _same_path(r.get("model"), output_dir)), None)
     if after is None:
         return []
     found = [("trained model", *after)]
 
     def problems(record: dict[str, Any]) -> tuple[Any, ...]:
         settings = record.get("settings") or {}
-        return record.get("task"), settings.get("data"), settings.get("split"), settings.get("limit")
+        return record.get("task"), settings.get("data"), settings.get("split"), settings.get("limit"), settings.get(
+            "task_options"), settings.get("columns")
 
     before = next(((f, r) for _, f, r in records
                    if problems(r) == problems(after[1]) and _same_path(r.get("model"), config.get("model"))), None)
