@@ -193,7 +193,7 @@ def test_negative_flags_say_what_they_do_and_each_default_shows_once(capsys):
 
 
 def test_suggestions_are_close_matches_or_none():
-    from r3.config.parser import close_matches
+    from r3.config.names import close_matches
 
     assert close_matches("attn_implementation", {"cache_implementation", "temperature"}) == []
     assert close_matches("num_generation", {"num_generations", "num_iterations"}) == ["num_generations"]

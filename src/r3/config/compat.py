@@ -66,7 +66,7 @@ UNUSED: dict[str, Unused] = {
     "reward_funcs": Unused(_REWARD, (None, [])),
     "reward_model_name_or_path": Unused(_REWARD, (None,)),
     "reward_weights": Unused("r3 trains on one reward (the retry's verifier score), so there is nothing to weigh; "
-                             "remove reward_weights", (None,)),
+                             "remove reward_weights", (None, [1.0], [1])),
     "max_completion_length": Unused("r3 sets it from reflection_max_new_tokens (the reflection's token budget, the "
                                     "same name in every r3 command); set that instead"),
     "dataset_test_split": Unused("r3 train evaluates nothing while it trains; evaluate with `r3 eval --split`",

@@ -29,6 +29,7 @@ from transformers import HfArgumentParser
 
 from r3.config.compat import ALIASES, UNUSED, aliases_of
 from r3.config.files import merge, parse_yaml, read_config_file
+from r3.config.names import another_name, close_matches, one_message, quoted
 from r3.errors import R3Error, shorten
 
 logger = logging.getLogger(__name__)
@@ -151,7 +152,7 @@ class ConfigParser(HfArgumentParser):
         origin: dict[str, str] = {}  # field or FIELD.KEY -> the file key that set it
         for key, value in values.items():
             name = str(key).replace("-", "_")
-            target = self._target(name, value, problems, where, f"field {_quoted(key)}")
+            target = self._target(name, value, problems, where, quoted(key))
             if target is None or target.split(".", 1)[0] in self._later:
                 continue
             root, _, inner = target.partition(".")
@@ -159,7 +160,7 @@ class ConfigParser(HfArgumentParser):
                                                                                    else {})]
             clash = next((origin[p] for p in parts if p in origin), None)
             if clash is not None:
-                problem = f"'{key}' and '{clash}' set the same setting ({_another_name(name, clash)}); keep one"
+                problem = f"'{key}' and '{clash}' set the same setting ({another_name(name, clash)}); keep one"
                 problems.append((where, problem))
                 continue
             origin.update(dict.fromkeys(parts, str(key)))
@@ -171,33 +172,32 @@ class ConfigParser(HfArgumentParser):
                 out[root] = value
         argv = self._translate_argv(argv, problems)
         if problems:
-            raise R3Error(_one_message(problems, self.prog))
+            raise R3Error(one_message(problems, self.prog))
         return out, argv
 
-    def _target(self, name: str, value: Any, problems: list[tuple[str, str]], where: str, shown: str) -> str | None:
-        """The field (or FIELD.KEY) a file key or an option sets; None (with a problem noted, or none when the setting
-        is harmless and unused) when it sets none of this parser's."""
-        known = self._known()
+    def _target(self, name: str, value: Any, problems: list[tuple[str, str]], where: str, shown: str, *,
+                option: bool = False) -> str | None:
+        """The field (or FIELD.KEY) a file key or an option sets; None when it sets none of this parser's: a problem
+        is noted, unless the setting is unused by r3 and its value harmless."""
+        kind = "option" if option else "field"
         unused = UNUSED.get(name)
         if unused is not None:
-            if unused.accepts(value):
-                if not self._later:  # a first pass that leaves settings for a later parser: the later one says it
-                    logger.info("%s: %r has no effect in r3 (%s)", where or "command line", name, unused.reason)
-            else:
-                problems.append((where, f"{shown} is not used by r3: {unused.reason}"))
+            if not unused.accepts(value):
+                problems.append((where, f"{kind} {shown} is not used by r3: {unused.reason}"))
+            elif not self._later:  # a first pass that leaves settings for a later parser: the later one says it
+                logger.info("%s: %r has no effect in r3 (%s)", where or "command line", name, unused.reason)
             return None
-        alias = ALIASES.get(name, name)
-        if alias is not None and (alias.split(".", 1)[0] in known or alias.split(".", 1)[0] in self._later):
-            if alias.split(".", 1)[0] in self._later:
-                self.later_given.add(alias.split(".", 1)[0])
-            return alias
-        close = close_matches(name, known | self._later | {a for a, t in ALIASES.items()
-                                                             if t.split(".", 1)[0] in known | self._later})
-        dashes = "--" if shown.startswith("option") else ""
-        hint = f"; did you mean {', '.join(dashes + c for c in close)}?" if close else ""
-        kind = "unknown option" if dashes else "unknown field"
-        problem = f"{kind} {shown.split(' ', 1)[1]} ({self.prog} has no such setting{hint})"
-        problems.append((where, problem))
+        known = self._known()
+        target = ALIASES.get(name, name)
+        root = target.split(".", 1)[0]
+        if root in known or root in self._later:
+            if root in self._later:
+                self.later_given.add(root)
+            return target
+        names = known | self._later | {alias for alias, t in ALIASES.items() if t.split(".", 1)[0] in known | self._later}
+        close = close_matches(name, names)
+        hint = f"; did you mean {', '.join(('--' if option else '') + c for c in close)}?" if close else ""
+        problems.append((where, f"unknown {kind} {shown} ({self.prog} has no such setting{hint})"))
         return None
 
     def _translate_argv(self, argv: list[str], problems: list[tuple[str, str]]) -> list[str]:
@@ -228,7 +228,7 @@ class ConfigParser(HfArgumentParser):
                 i = end
                 continue
             value = parse_yaml(given[0], token) if given else True
-            target = self._target(name, value, problems, "", f"option --{_quoted(option)[1:-1]}")
+            target = self._target(name, value, problems, "", "--" + quoted(option)[1:-1], option=True)
             if target is not None and target.split(".", 1)[0] not in self._later:
                 out += [f"--{target}", *given]
             i = end
@@ -277,53 +277,6 @@ class ConfigParser(HfArgumentParser):
         if not name.startswith("-"):
             return f"unexpected argument {shorten(name)} (settings are given as --field value){hint}"
         return f"unknown option {name} ({self.prog} has no such setting){hint}"
-
-
-def close_matches(name: str, known: set[str] | frozenset[str], n: int = 3) -> list[str]:
-    """Names a typo away from `name`: at most one edit per five characters (and at most 3), counting a swap of
-    neighbours as one. Names that only share a long part are not close (`attn_implementation` is not
-    `cache_implementation`), so a suggestion is a likely fix or absent."""
-    limit = min(3, max(1, len(name) // 5))
-    scored = sorted((distance, candidate) for candidate in known
-                    if abs(len(candidate) - len(name)) <= limit
-                    and (distance := _edit_distance(name, candidate)) <= limit)
-    return [candidate for _, candidate in scored[:n]]
-
-
-def _edit_distance(a: str, b: str) -> int:
-    """Optimal string alignment distance (Levenshtein with adjacent transpositions)."""
-    rows = [list(range(len(b) + 1))]
-    for i in range(1, len(a) + 1):
-        row = [i] + [0] * len(b)
-        for j in range(1, len(b) + 1):
-            row[j] = min(rows[-1][j] + 1, row[j - 1] + 1, rows[-1][j - 1] + (a[i - 1] != b[j - 1]))
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                row[j] = min(row[j], rows[-2][j - 2] + 1)
-        rows.append(row)
-    return rows[-1][-1]
-
-
-def _another_name(name: str, other: str) -> str:
-    target = ALIASES.get(name) or ALIASES.get(other)
-    alias = name if name in ALIASES else other
-    return f"{alias} is another name for {target}" if target else "the same field"
-
-
-def _one_message(problems: list[tuple[str, str]], prog: str) -> str:
-    """One line for every problem, as TrlParser lists every unused key at once."""
-    if len(problems) == 1:
-        place, text = problems[0]
-        return f"{place}: {text}" if place else text
-    places = {place for place, _ in problems}
-    head = f"{places.pop()}: " if len(places) == 1 and "" not in places else ""
-    items = [text if head else f"{place or 'the command line'}: {text}" for place, text in problems]
-    return f"{head}{len(problems)} settings {prog} cannot use: " + " ".join(
-        f"({number}) {item}" for number, item in enumerate(items, start=1))
-
-
-def _quoted(key: Any) -> str:
-    text = str(key)
-    return f"'{text if len(text) <= 60 else text[:57] + '...'}'"
 
 
 def as_dict(value: Any, name: str) -> dict:
@@ -446,4 +399,4 @@ def _destinations(parser: argparse.ArgumentParser) -> dict[str, str]:
     return out
 
 
-__all__ = ["ConfigParser", "close_matches", "pop_config"]
+__all__ = ["ConfigParser", "pop_config"]
