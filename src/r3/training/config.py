@@ -130,15 +130,15 @@ def check_settings(values: dict[str, Any], argv: list[str], where: str, *, check
     in one message), r3's values, required fields, `output_dir`, the task and its options, and (`check_model`) a
     model path that is clearly local but missing."""
     from r3.config.parser import ConfigParser
-    from r3.preflight import check_model as check_local_model
+    from r3.generation import check_model_source
 
     parser = ConfigParser([TrainConfig], prog="r3 train", later=grpo_field_names())
     (config,) = parser.parse_mapping(values, argv, where)
     if "output_dir" not in parser.later_given:
         raise R3Error("missing --output_dir (or 'output_dir:' in the config): where checkpoints and the model go")
     config.build_task()  # the task's name, options, column mapping and prompt templates
-    if check_model:
-        check_local_model(config.model)
+    if check_model and config.model is not None:
+        check_model_source(config.model)
     return config
 
 
