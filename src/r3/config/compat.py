@@ -90,8 +90,8 @@ UNUSED: dict[str, Unused] = {
     # open-r1's GRPOScriptArguments and GRPOConfig
     "dataset_prompt_column": Unused("r3 builds prompts from the task's fields; map dataset columns onto them with "
                                     "columns: {FIELD: COLUMN}"),
-    "chat_template": Unused("r3 renders prompts with the model's own chat template (options: chat_template_kwargs); "
-                            "save the tokenizer with the template you want", (None,)),
+    "chat_template": Unused("r3 reads a chat template from a Jinja file: write the template to one and set "
+                            "chat_template_path (options: chat_template_kwargs)", (None,)),
     "benchmarks": Unused("evaluate the trained model with `r3 eval` (and `r3 forgetting` for general benchmarks)",
                          (None, [])),
     "callbacks": Unused("r3 installs its own training callbacks (console, alarms, checkpoints, model card)",
