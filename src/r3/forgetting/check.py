@@ -108,7 +108,7 @@ def _run_checked(config: ForgettingPlan, task_manager: TaskManager, run: RunDir)
             failures.append(Failure(name, "both", str(error)))
     table = write_report(
         config.out_dir, rows, failures, _describe(config), {"base": config.base, "trained": config.trained},
-        provenance=run.sessions[-1],
+        provenance=run.sessions[-1], run=run,
     )
     return ForgettingResult(rows=rows, failures=failures, table=table)
 

@@ -218,12 +218,17 @@ def plot(rows: Sequence[Row], path: Path, labels: tuple[str, str] = ("base", "tr
 
 def write_report(
     out_dir: Path, rows: Sequence[Row], failures: Sequence[Failure], settings: dict[str, Any], models: dict[str, str],
-    provenance: dict[str, Any] | None = None,
+    provenance: dict[str, Any] | None = None, run: Any = None,
 ) -> str:
     """Write table.md, table.json and forgetting.png (when a row exists); returns the Markdown table.
     `provenance` (r3.provenance: versions, commit, start, command) joins table.json."""
+    from r3.rundir import write_atomic
+
+    def save(name: str, data: str | bytes) -> None:  # through the run directory (its manifest, no link followed)
+        run.write_atomic(name, data) if run is not None else write_atomic(out_dir / name, data)
+
     table = format_table(rows, failures)
-    (out_dir / "table.md").write_text(table, encoding="utf-8")
+    save("table.md", table)
     payload = {
         "models": models,
         "rows": [asdict(row) for row in rows],
@@ -231,9 +236,13 @@ def write_report(
         "settings": settings,
         "provenance": provenance or {},
     }
-    (out_dir / "table.json").write_text(json.dumps(payload, indent=2), encoding="utf-8")
+    save("table.json", json.dumps(payload, indent=2))
     if rows:
+        import io
+
         title = (f"{models.get('trained', 'trained')} vs base {models.get('base', 'base')}\n"
                  "(error bars: 95% interval)")
-        plot(rows, out_dir / "forgetting.png", title=title)
+        image = io.BytesIO()
+        plot(rows, image, title=title)
+        save("forgetting.png", image.getvalue())
     return table
