@@ -70,15 +70,19 @@ def test_lora_saves_a_merged_model_and_the_adapter(tiny_model_dir: Path, tmp_pat
     assert (tmp_path / "out" / "adapter" / "adapter_config.json").exists()
 
 
-def test_rerunning_a_finished_run_without_checkpoints_is_refused(tiny_model_dir: Path, tmp_path: Path,
-                                                                 capsys) -> None:
+def test_a_finished_run_without_checkpoints_is_finished_and_cannot_be_continued(tiny_model_dir: Path,
+                                                                                 tmp_path: Path, capsys,
+                                                                                 caplog) -> None:
     write_failures(tmp_path / "mine" / "failures.jsonl", count=2)
     config = write_config(tmp_path / "config.yaml", tiny_model_dir, tmp_path / "mine", tmp_path / "out")
     argv = ["train", "--config", str(config), "--max_steps", "1", "--save_strategy", "no"]
     assert main(argv) == 0
     model = (tmp_path / "out" / "model.safetensors").read_bytes()
     capsys.readouterr()
-    assert main(argv) == 2
+    with caplog.at_level("INFO"):
+        assert main(argv) == 0  # the same command: finished, nothing to do
+    assert "finished at step 1: nothing to do" in caplog.text
+    assert main([*argv[:3], "--max_steps", "2", "--save_strategy", "no"]) == 2  # more steps: nothing to resume from
     assert "already holds a finished training run" in capsys.readouterr().err
     assert (tmp_path / "out" / "model.safetensors").read_bytes() == model
 
@@ -92,10 +96,11 @@ def test_resuming_with_another_chat_template_is_refused(tiny_model_dir: Path, tm
     config = write_config(tmp_path / "config.yaml", model, tmp_path / "mine", tmp_path / "out")
     argv = ["train", "--config", str(config), "--save_strategy", "steps", "--save_steps", "1"]
     assert main([*argv, "--max_steps", "1"]) == 0
-    assert json.loads((tmp_path / "out" / "r3_chat_template.json").read_text())["template_sha256"]
+    assert json.loads((tmp_path / "out" / "run.json").read_text())["chat_template"]["template_sha256"]
     template = model / "chat_template.jinja"  # where transformers 5 keeps a saved model's template
     template.write_text(template.read_text().replace("<|im_start|>", "<|im_start|> ", 1))
     capsys.readouterr()
     assert main([*argv, "--max_steps", "2", "--resume_from_checkpoint", "last"]) == 2
     err = capsys.readouterr().err
-    assert "trained with another chat template" in err and "template_sha256" in err
+    assert "made with other inputs: the model files and the chat template changed" in err
+    assert "chat_template.template_sha256" in err and len(err.strip().splitlines()) == 1

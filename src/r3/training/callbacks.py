@@ -26,6 +26,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from r3.errors import shorten
+from r3.rundir import read_json_lines, truncate
 
 logger = logging.getLogger("r3.train")
 
@@ -77,6 +78,13 @@ def duration(seconds: float) -> str:
     return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
+def per_step(seconds: float) -> str:
+    """A training speed for humans: '0.24 s/step', '37 s/step', '23m20s/step' (never '1.4e+03 s/step')."""
+    if seconds < 10:
+        return f"{seconds:.2g} s/step"
+    return f"{seconds:.0f} s/step" if seconds < 60 else f"{duration(seconds)}/step"
+
+
 def _percent(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.0f}%"
 
@@ -101,7 +109,7 @@ def console_line(record: dict[str, Any], step: int, max_steps: int, seconds_per_
     if lr is not None:
         parts.append(f"lr {lr:.2g}")
     if seconds_per_step is not None:
-        parts.append(f"{seconds_per_step:.2g} s/step")
+        parts.append(per_step(seconds_per_step))
         parts.append(f"ETA {duration(seconds_per_step * max(max_steps - step, 0))}")
     return "  ".join(parts)
 
@@ -176,8 +184,10 @@ class Console(TrainerCallback):
 class MetricsFile(TrainerCallback):
     """OUTPUT_DIR/metrics.jsonl: every logged metric, one JSON object per logging step, with `step` and `time`.
 
-    On resume, lines of steps after the checkpoint are dropped first, so the file never holds a step twice.
-    OUTPUT_DIR/samples.jsonl gets a few reflection -> retry pairs at each step the console shows them.
+    On resume, lines of steps after the checkpoint (and an earlier session's end-of-training record) are dropped
+    first, so the file never holds a step twice; a last line torn by a kill (cut inside a UTF-8 character, say) is
+    cut off as eval's store does. OUTPUT_DIR/samples.jsonl gets a few reflection -> retry pairs at each step the
+    console shows them, and is cut back the same way.
     """
 
     def __init__(self, output_dir: str | Path, reward: Any = None, console: Console | None = None):
@@ -191,7 +201,7 @@ class MetricsFile(TrainerCallback):
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         for path in (self.path, self.samples_path):
-            _truncate_after(path, state.global_step)
+            keep_steps_up_to(path, state.global_step)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_world_process_zero or not logs:
@@ -208,38 +218,47 @@ class MetricsFile(TrainerCallback):
 
 
 def _append(path: Path, record: dict[str, Any]) -> None:
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+    line = json.dumps(record, ensure_ascii=False, default=str) + "\n"
+    with open(path, "ab") as handle:
+        handle.write(line.encode("utf-8", "backslashreplace"))  # a lone surrogate as its JSON escape
 
 
-def _truncate_after(path: Path, step: int) -> None:
-    """Keep only the records of steps up to `step` (all of them when starting from 0 with no file)."""
-    if not path.exists():
+def keep_steps_up_to(path: Path, step: int) -> None:
+    """Cut a metrics or samples file back to the records of steps 1..`step` (none when `step` is 0), dropping an
+    end-of-training record and a torn last line. Lines are appended in step order, so what is kept is a prefix and
+    one `truncate` keeps it (durably, without rewriting the file)."""
+    if not path.is_file():
         return
-    kept = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
+    _, good = read_json_lines(path)  # a torn last line is left out; a corrupt middle line is a one-line error
+    offset = 0
+    with open(path, "rb") as handle:
+        for line in handle:
+            if step == 0 or offset + len(line) > good:
+                break
             record = json.loads(line)
-        except ValueError:
-            continue  # a line cut by a crash
-        if isinstance(record, dict) and record.get("step", 0) <= step and step > 0:
-            kept.append(line)
-    path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+            if not isinstance(record.get("step"), int) or record["step"] > step or "train_runtime" in record:
+                break
+            offset += len(line)
+    if offset < path.stat().st_size:
+        logger.info("%s: keeping the records of steps up to %d", path, step)
+    truncate(path, offset)
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    """The records of a metrics.jsonl / samples.jsonl ([] when there is none; cut lines are skipped)."""
+    """The records of a metrics.jsonl / samples.jsonl ([] when there is none; cut or undecodable lines are
+    skipped: a reader of a run still going or killed mid-line must not fail)."""
     path = Path(path)
     if not path.exists():
         return []
     records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict):
-            records.append(record)
+    with open(path, "rb") as handle:
+        for line in handle:
+            try:
+                record = json.loads(line)
+            except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+                continue
+            if isinstance(record, dict):
+                records.append(record)
     return records
 
 

@@ -31,6 +31,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from r3.provenance import now, provenance
+from r3.rundir import write_atomic
 from r3.stats import proportion
 from r3.training.callbacks import is_training_record, reflection_tokens
 
@@ -86,10 +87,10 @@ def _pct(p: dict[str, Any] | None) -> str:
 
 def summary_lines(summary: TrainSummary) -> list[str]:
     """The lines the log shows at the end of training (under 100 columns; the command is continued with \\)."""
-    from r3.training.callbacks import duration
+    from r3.training.callbacks import duration, per_step
 
     done = summary.steps - summary.first_step
-    speed = f" ({summary.seconds / done:.2f} s/step)" if done > 0 else ""
+    speed = f" ({per_step(summary.seconds / done)})" if done > 0 else ""
     resumed = f" (resumed at step {summary.first_step})" if summary.first_step else ""
     lines = [f"r3 train: {summary.steps} steps{resumed} in {duration(summary.seconds)}{speed}"]
     if summary.model_changed is None:
@@ -98,20 +99,31 @@ def summary_lines(summary: TrainSummary) -> list[str]:
         lines.append("  model changed: yes (the trainable weights differ from the start)")
     else:
         lines.append("  model changed: NO - the weights are bit-identical to the start: this run trained nothing")
-    start, end = summary.start_steps, summary.end_steps
-    first, last = f"steps {start[0]}-{start[1]}:", f"steps {end[0]}-{end[1]}:"
-    width = max(len(first), len(last))
-    lines.append(f"  retry success, {first:<{width}} {_pct(summary.retry_success_start)}")
-    lines.append(f"  retry success, {last:<{width}} {_pct(summary.retry_success_end)}  (95% Wilson intervals)")
-    a, b = summary.reflection_tokens_start, summary.reflection_tokens_end
-    if a is not None and b is not None:
-        lines.append(f"  reflection length: {a:.1f} -> {b:.1f} tokens (mean, same steps)")
+    lines += start_end_lines(summary)
     if summary.alarms:
         text = "alarms: " + ", ".join(f"{a['name']} (step {a['step']})" for a in summary.alarms)
         lines += textwrap.wrap(text, width=92, initial_indent="  ", subsequent_indent="    ")
     if summary.eval_command:
         lines.append("  measure it on held-out data:")
         lines += ["    " + line for line in continued(summary.eval_command)]
+    return lines
+
+
+def start_end_lines(summary: TrainSummary) -> list[str]:
+    """Retry success and reflection length at the start and the end; one line each when the two windows are the
+    same steps (a run of one step, say), where two would only repeat each other."""
+    start, end = summary.start_steps, summary.end_steps
+    a, b = summary.reflection_tokens_start, summary.reflection_tokens_end
+    if start == end:
+        window = f"  retry success, steps {start[0]}-{start[1]}: {_pct(summary.retry_success_end)}"
+        lines = [window + "  (95% Wilson interval)"]
+        return lines + ([] if b is None else [f"  reflection length: {b:.1f} tokens (mean, same steps)"])
+    first, last = f"steps {start[0]}-{start[1]}:", f"steps {end[0]}-{end[1]}:"
+    width = max(len(first), len(last))
+    lines = [f"  retry success, {first:<{width}} {_pct(summary.retry_success_start)}",
+             f"  retry success, {last:<{width}} {_pct(summary.retry_success_end)}  (95% Wilson intervals)"]
+    if a is not None and b is not None:
+        lines.append(f"  reflection length: {a:.1f} -> {b:.1f} tokens (mean, same steps)")
     return lines
 
 
@@ -235,8 +247,7 @@ class RunRecorder(TrainerCallback):
         if state.is_world_process_zero:
             logger.info("\n".join(summary_lines(self.summary)))
             self.output_dir.mkdir(parents=True, exist_ok=True)
-            (self.output_dir / SUMMARY_FILE).write_text(json.dumps(asdict(self.summary), indent=2) + "\n",
-                                                        encoding="utf-8")
+            write_atomic(self.output_dir / SUMMARY_FILE, json.dumps(asdict(self.summary), indent=2) + "\n")
 
 
 def build_summary(tallies: dict[int, tuple[int, int]], records: list[dict[str, Any]], steps: int, first_step: int,
@@ -275,12 +286,12 @@ def read_summary(directory: str | Path) -> dict[str, Any] | None:
 
 __all__ = [
     "SUMMARY_FILE",
-    "read_summary",
     "RunRecorder",
     "TrainSummary",
     "build_summary",
     "eval_command",
     "fingerprint",
     "held_out_split",
+    "read_summary",
     "summary_lines",
 ]

@@ -22,18 +22,21 @@ import yaml
 
 from r3.errors import R3Error, shorten
 from r3.models import resolve_model
-from r3.training import model_card, trl_adapter, watch
+from r3.training import model_card, resume, trl_adapter, watch
+from r3.training.callbacks import METRICS_FILE, SAMPLES_FILE
 from r3.training.config import TrainConfig, config_to_dict
 from r3.training.data import build_rows, check_lengths, instructions, to_dataset
 from r3.training.online import OfflineRollout, OnlineRollout
+from r3.training.resume import RUN_CONFIG_FILE
 from r3.training.reward import RetryReward
+from r3.training.summary import SUMMARY_FILE
 
 if TYPE_CHECKING:
     from r3.tasks.base import Task
 
 logger = logging.getLogger(__name__)
 
-RUN_CONFIG_FILE = "r3_train_config.yaml"
+__all__ = ["RUN_CONFIG_FILE", "build_trainer", "run_training", "save_final"]
 
 
 def load_tokenizer(config: TrainConfig, training: Any):
@@ -81,8 +84,10 @@ def lora_targets(modules: list[str]) -> list[str] | str:
 
 
 def build_trainer(config: TrainConfig, training: Any, callbacks: list | None = None, *,
-                  control_reward: Callable[[Task], Any] | None = None, tokenizer: Any = None):
+                  control_reward: Callable[[Task], Any] | None = None, tokenizer: Any = None,
+                  rows: list[dict[str, Any]] | None = None):
     """A GRPOTrainer for reflection-only training, its reward bound. Data errors come before the model loads.
+    `tokenizer` and `rows` (`build_rows`): already loaded ones, else they are loaded here.
 
     `control_reward` builds a control arm with everything else the same (data, checks, console, alarms, saving):
     each completion is then a retry after an empty reflection, rewarded by `control_reward(task)` (the demo's
@@ -94,7 +99,7 @@ def build_trainer(config: TrainConfig, training: Any, callbacks: list | None = N
     if control_reward is not None and config.mode != "offline":
         raise R3Error("a control arm trains on mined failures: set mode: offline")
     task = config.build_task()
-    rows = build_rows(task, config)
+    rows = build_rows(task, config) if rows is None else rows
     tokenizer = tokenizer or load_tokenizer(config, training)
     limit, limit_name = context_limit(config, training)
     rows = check_lengths(rows, tokenizer, task, config, training, limit, limit_name)
@@ -129,25 +134,6 @@ def build_trainer(config: TrainConfig, training: Any, callbacks: list | None = N
     return trainer
 
 
-def resume_path(training: Any, settings: dict | None = None, allow_missing_state: bool = False) -> str | None:
-    """The checkpoint to resume from (`r3.training.checkpoints`): "last" = the newest COMPLETE checkpoint (torn ones
-    are reported and skipped); a rerun into an output_dir with checkpoints resumes when `settings` equal those
-    recorded in RUN_CONFIG_FILE there, and is refused otherwise (never a silent restart at step 0)."""
-    from r3.training.checkpoints import resolve_resume
-
-    saved_file = Path(training.output_dir) / RUN_CONFIG_FILE
-    saved = None
-    if saved_file.is_file():
-        try:
-            saved = yaml.safe_load(saved_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError, yaml.YAMLError) as error:
-            raise R3Error(f"{saved_file}: cannot read the settings of the run there: {shorten(str(error), 120)}; "
-                          "move it away or choose another output_dir") from None
-    return resolve_resume(training.output_dir, training.resume_from_checkpoint, settings=settings,
-                          saved_settings=saved if isinstance(saved, dict) else None,
-                          allow_missing_state=allow_missing_state)
-
-
 def save_final(trainer: Any, config: TrainConfig, output_dir: Path) -> None:
     """Model and tokenizer where `AutoModelForCausalLM.from_pretrained(output_dir)` (and `r3 eval`) load them."""
     if not config.use_lora:
@@ -170,74 +156,66 @@ def save_final(trainer: Any, config: TrainConfig, output_dir: Path) -> None:
 def run_training(config: TrainConfig, training: Any, *,
                  control_reward: Callable[[Task], Any] | None = None) -> Path:
     """Build, train (resuming if asked), save. Returns the directory holding the final model.
-    `control_reward`: see `build_trainer`."""
+
+    A rerun follows `r3.training.resume`: other inputs or settings are refused, a finished run is left untouched,
+    a run killed after its last checkpoint is finished from it without a step. `control_reward`: see
+    `build_trainer`."""
     from r3.rundir import RunDir
 
     output_dir = Path(training.output_dir)
-    # one training process group per output_dir: the main process locks it for the whole run (r3.rundir), before
-    # anything reads its checkpoints; the settings are checked against the checkpoints by resume_path, so the run
-    # directory's own identity is empty
-    run = RunDir.open(output_dir, "train", {}) if training.process_index == 0 else None
+    resume.check_output_dir(config.model, output_dir)
+    task = config.build_task()
+    rows = build_rows(task, config)
+    tokenizer = load_tokenizer(config, training)
+    identity = resume.train_identity(config.model, rows, template_identity(tokenizer, training))
+    settings = config_to_dict(config, training)
+    allow_missing = config.allow_missing_optimizer_state
+    step = resume.finished_run(output_dir, identity, training, settings, allow_missing_state=allow_missing)
+    if step is not None:
+        logger.info("%s holds this training run, finished at step %d: nothing to do (the model is there)",
+                    output_dir, step)
+        return output_dir
+    # one training process group per output_dir: the main process locks it for the whole run (r3.rundir)
+    run = None
+    if training.process_index == 0:
+        run = RunDir.open(output_dir, "train", identity, work_files=resume.work_files(output_dir))
     try:
-        refuse_finished_run(output_dir, training)
-        checkpoint = resume_path(training, config_to_dict(config, training),
-                                 allow_missing_state=config.allow_missing_optimizer_state)
-        tokenizer = load_tokenizer(config, training)
-        fingerprint = check_template(output_dir, tokenizer, training, resuming=checkpoint is not None)
-        trainer = build_trainer(config, training, control_reward=control_reward, tokenizer=tokenizer)
+        checkpoint = resume.resume_path(training, settings, allow_missing_state=allow_missing)
+        trainer = build_trainer(config, training, control_reward=control_reward, tokenizer=tokenizer, rows=rows,
+                                callbacks=[resume.StopAtMaxSteps()])
         if run is not None:
-            run.write_atomic(RUN_CONFIG_FILE, yaml.safe_dump(config_to_dict(config, training), sort_keys=False,
-                                                             allow_unicode=True))
-            run.write_atomic(TEMPLATE_FILE, json.dumps(fingerprint, indent=1) + "\n")
-        trainer.train(resume_from_checkpoint=checkpoint)
+            run.claim(METRICS_FILE, SAMPLES_FILE, SUMMARY_FILE)  # a foreign file of that name is refused
+            run.write_atomic(resume.RUN_CONFIG_FILE, yaml.safe_dump(settings, sort_keys=False, allow_unicode=True))
+            (run.claim(resume.DONE_FILE)[0]).unlink(missing_ok=True)  # the final model is about to change
+        train(trainer, checkpoint)
         save_final(trainer, config, output_dir)
         if trainer.accelerator.is_main_process:
-            write_record(output_dir, config_to_dict(config, training))
+            write_record(output_dir, settings)
+        if run is not None:  # written last: the final model is complete
+            run.write_atomic(resume.DONE_FILE, resume.done_record(trainer.state.global_step, trainer.state.max_steps))
     finally:
         if run is not None:
             run.close()
     return output_dir
 
 
-TEMPLATE_FILE = "r3_chat_template.json"
+def train(trainer: Any, checkpoint: str | None) -> None:
+    """`trainer.train`, except from a checkpoint already at max_steps (a kill after the last checkpoint): its weights
+    are loaded and nothing is trained, so the final model saved next is that checkpoint's, bit for bit."""
+    try:
+        trainer.train(resume_from_checkpoint=checkpoint)
+    except resume.ReachedMaxSteps as reached:
+        logger.info("%s is at max_steps (%d): training is done; saving the final model from it", checkpoint,
+                    reached.step)
 
 
-def check_template(output_dir: Path, tokenizer: Any, training: Any, *, resuming: bool) -> dict[str, Any]:
-    """The chat template's fingerprint (template hash, resolved options, a rendered probe prompt's hash); resuming
-    with another one is refused, since the checkpoints were trained on prompts rendered by the recorded one.
-    Runs before the model loads, on the tokenizer training then uses."""
+def template_identity(tokenizer: Any, training: Any) -> dict[str, Any]:
+    """The chat template's fingerprint (template hash, resolved options, a rendered probe prompt's hash), part of
+    the run's identity: checkpoints were trained on prompts rendered by it."""
     from r3.generation.templates import template_fingerprint
 
     probe = [{"role": "user", "content": "r3 chat template probe"}]
-    fingerprint = json.loads(json.dumps(template_fingerprint(tokenizer,
-                                                             training.chat_template_kwargs, probe), default=str))
-    path = output_dir / TEMPLATE_FILE
-    if resuming and path.is_file():
-        try:
-            saved = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            saved = {}
-        changed = sorted(key for key in fingerprint if saved.get(key) != fingerprint[key])
-        if changed:
-            raise R3Error(f"{output_dir}: the checkpoints were trained with another chat template "
-                          f"({', '.join(changed)} changed since {TEMPLATE_FILE}); resume with the same model files "
-                          "and chat_template_kwargs, or choose another output_dir")
-    return fingerprint
-
-
-FINAL_MODEL_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "adapter")
-
-
-def refuse_finished_run(output_dir: Path, training: Any) -> None:
-    """A finished run (its config and final model are there) that kept no checkpoint cannot be resumed, and
-    training again would silently overwrite its model: refused (with checkpoints, `resume_path` decides)."""
-    if training.resume_from_checkpoint is not None or not (output_dir / RUN_CONFIG_FILE).is_file():
-        return
-    finished = any((output_dir / name).exists() for name in FINAL_MODEL_FILES)
-    if finished and not any(output_dir.glob("checkpoint-*")):
-        raise R3Error(f"{output_dir} already holds a finished training run (its {RUN_CONFIG_FILE} and final model) "
-                      "and no checkpoint to resume from; choose another output_dir, or delete that folder to train "
-                      "again")
+    return json.loads(json.dumps(template_fingerprint(tokenizer, training.chat_template_kwargs, probe), default=str))
 
 
 def write_record(output_dir: Path, settings: dict) -> None:
