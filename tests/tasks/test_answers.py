@@ -57,7 +57,7 @@ def test_find_answer_formats():
     (".5", Fraction(1, 2)), ("18.", 18), ("\\frac{3}{4}", Fraction(3, 4)), ("-\\dfrac{3}{4}", Fraction(-3, 4)),
     ("3/4", Fraction(3, 4)), ("\\$18.50", Fraction(37, 2)), ("25\\%", 25), ("18 dollars", 18),
     ("18 \\text{ dollars}", 18), ("5 cm", 5),
-    ("1,00", None), ("1e5", None), ("18 or 19", None), ("18 and 19", None), ("18, 19", None), ("x", None),
+    ("1,00", None), ("1e5", 100_000), ("18 or 19", None), ("18 and 19", None), ("18, 19", None), ("x", None),
     ("3/0", None), ("\\frac{1}{0}", None), ("two", None), ("18 maybe", None), ("18 dollars or 19", None),
 ])
 def test_parse_number(text, value):

@@ -73,11 +73,11 @@ def test_single_call_wrappings(task, completion):
     assert verdict.correct, verdict.reason
 
 
-def test_only_the_final_run_of_tool_call_blocks_counts(task):
-    text = f"<tool_call>{dumps(PARIS)}</tool_call> on second thought: <tool_call>{dumps(ROME_F)}</tool_call>"
-    assert check(task, [ROME_F], text).correct
-    verdict = check(task, [PARIS, ROME_F], text)
-    assert not verdict.correct and verdict.reason == "missing call 'get_weather'"
+def test_every_tool_call_block_counts_whatever_stands_between(task):
+    """A Hermes parser (vLLM's) runs every block of the reply, so the verdict judges all of them."""
+    text = f"<tool_call>{dumps(PARIS)}</tool_call> and then: <tool_call>{dumps(ROME_F)}</tool_call>"
+    assert check(task, [PARIS, ROME_F], text).correct
+    assert not check(task, [ROME_F], text).correct
 
 
 def test_whichever_of_tool_calls_and_fence_ends_later_wins(task):
@@ -96,7 +96,7 @@ def test_whole_json_wins_even_if_it_is_not_a_call(task):
 @pytest.mark.parametrize("completion, reason", [
     ("", "not valid JSON and no <tool_call> or fenced code block"),
     ("The weather in Paris, please: get_weather(city='Paris')", "not valid JSON and no <tool_call> or fenced"),
-    (f"Answer: {dumps([PARIS])} is my guess", "not valid JSON and no <tool_call> or fenced code block"),
+    (f"Answer: {dumps([PARIS])} and then {{", "not valid JSON and no <tool_call> or fenced code block"),
     (f"Answer: {dumps([PARIS])[:-1]}", "the JSON at the end is not valid"),  # prose, then broken JSON
     ("<tool_call>{'name': 'get_weather'}</tool_call>", "<tool_call> block 1 is not valid JSON"),
     (f"<tool_call>{dumps(PARIS)}</tool_call><tool_call>oops</tool_call>", "<tool_call> block 2 is not valid JSON"),
@@ -151,9 +151,9 @@ def test_names_and_argument_keys_must_match(task):
         "calls unknown tool 'Get_Weather'")
     assert check(task, [ROME_F], dumps([{"name": "get_weather", "arguments": {"city": "Rome"}}])).reason == (
         "call 'get_weather': missing argument 'unit'")
-    # an optional argument given at its default value is still an extra key
+    # an optional argument given at its documented default changes nothing a runtime does
     assert check(task, [PARIS], dumps([{"name": "get_weather", "arguments": {"city": "Paris", "unit": "C"}}])
-                 ).reason == "call 'get_weather': unexpected argument 'unit'"
+                 ).correct
     assert check(task, [ROME_F], dumps([{"name": "get_weather", "arguments": {"city": "Rome", "unit": "C"}}])
                  ).reason == "call 'get_weather': argument 'unit' is 'C', expected 'F'"
 

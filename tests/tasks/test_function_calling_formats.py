@@ -120,7 +120,7 @@ def test_match_option_is_checked(task):
     ({"city": "Paris"}, True, True),
     ({"city": "paris"}, False, True),                        # case-insensitive
     ({"city": "New-York"}, False, True),                     # ,./-_*^ and spaces removed (gold "new york")
-    ({"city": "Paris", "unit": "C"}, False, True),            # optional parameter at its documented default
+    ({"city": "Paris", "unit": "C"}, True, True),             # optional parameter at its documented default
     ({"city": "Paris", "unit": "F"}, False, False),           # optional parameter at another value
     ({"city": "Paris", "country": "FR"}, False, False),       # a parameter the tool does not declare
     ({}, False, False),                                       # required parameter missing

@@ -5,9 +5,12 @@ A task is a small class. To add one, subclass `Task`, set the class attributes, 
 `package.module:ClassName` wherever r3 accepts a task name (see docs/tasks.md).
 
 Why `verify` is concrete: in RL the verifier is the whole reward, and a verifier that raises ends a training run.
-`Task.verify` calls the task's `check` and turns any exception into an incorrect verdict marked `error=True`, so
-"verifiers never raise" is held by the base class, not by the habit of each task. A user task written before this
-split (overriding `verify` itself) is wrapped the same way when its class is created.
+`Task.verify` calls the task's `check` and turns any exception (and `sys.exit()`) into an incorrect verdict marked
+`error=True`, so "verifiers never raise" is held by the base class, not by the habit of each task. It also hands
+`check` only the reply the model committed to (`r3.tasks.reply`: what follows `</think>`), for every task, and runs a
+`check` written outside r3 under a CPU-time bound (`r3.tasks.bounded`), since one that never returns would hang the
+run. A user task written before this split (overriding `verify` itself) is wrapped the same way when its class is
+created.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from typing import Any, ClassVar
 
 from r3.data import load_rows, normalize_rows
 from r3.errors import DataError, R3Error, shorten
+from r3.tasks.bounded import CheckTimeout, run_bounded
 from r3.tasks.options import OptionSpec, resolve_options
+from r3.tasks.reply import UNCLOSED, committed_reply
 from r3.tasks.templates import REASON, check_template, render
 from r3.types import Message, PromptTemplates, Verdict
 
@@ -70,6 +75,8 @@ class Task(ABC):
     options: ClassVar[Mapping[str, OptionSpec]] = MappingProxyType({})
     template_fields: ClassVar[tuple[str, ...]] = ("id",)
     """Fields a template may name besides `fields` (optional columns the task knows)."""
+    check_cpu_seconds: ClassVar[float] = 60.0
+    """CPU-time bound on a `check` written outside r3 (`r3.tasks.bounded`); r3's own checks bound themselves."""
 
     task_options: Mapping[str, str] = MappingProxyType({})
     columns: Mapping[str, str] = MappingProxyType({})
@@ -128,16 +135,9 @@ class Task(ABC):
         """Judge a completion. Pure and bounded in time and memory; may raise (`verify` turns that into a verdict)."""
 
     def verify(self, example: dict[str, Any], completion: str) -> Verdict:
-        """`check`, with any exception or time-out turned into an incorrect verdict (`error=True`) naming it."""
-        try:
-            verdict = self.check(example, completion)
-        except VerifierTimeout as error:
-            return self._error_verdict(example, f"verifier timed out ({error})")
-        except Exception as error:  # noqa: BLE001 - whatever a verifier does, the run gets a verdict
-            return self._error_verdict(example, f"verifier error: {type(error).__name__}: {str(error)[:120]}")
-        if not isinstance(verdict, Verdict):
-            return self._error_verdict(example, f"verifier error: check returned {type(verdict).__name__}")
-        return verdict
+        """`check` on the committed reply (`r3.tasks.reply`: what follows the reasoning), with any exception,
+        `sys.exit()` or time-out turned into an incorrect verdict (`error=True`) naming it."""
+        return _judge(self, type(self).check, example, completion, "check")
 
     def _error_verdict(self, example: Any, reason: str) -> Verdict:
         seen = getattr(self, "_errors_seen", 0) + 1
@@ -227,15 +227,32 @@ def _guarded(verify: Any) -> Any:
 
     @functools.wraps(verify)
     def guarded(self: Task, example: dict[str, Any], completion: str) -> Verdict:
-        try:
-            verdict = verify(self, example, completion)
-        except Exception as error:  # noqa: BLE001 - whatever a verifier does, the run gets a verdict
-            return self._error_verdict(example, f"verifier error: {type(error).__name__}: {str(error)[:120]}")
-        if not isinstance(verdict, Verdict):
-            return self._error_verdict(example, f"verifier error: verify returned {type(verdict).__name__}")
-        return verdict
+        return _judge(self, verify, example, completion, "verify")
 
     return guarded
+
+
+def _judge(task: Task, check: Any, example: dict[str, Any], completion: str, what: str) -> Verdict:
+    """The verdict of `check` on the committed reply; r3's own checks run here, a user's under a CPU-time bound."""
+    if isinstance(completion, str):
+        reply = committed_reply(completion)
+        if reply is None:
+            return Verdict(False, UNCLOSED)
+        completion = reply
+    try:
+        if getattr(check, "__module__", "").startswith("r3.tasks."):
+            verdict = check(task, example, completion)
+        else:
+            verdict = run_bounded(check, (task, example, completion), task.check_cpu_seconds)
+    except (VerifierTimeout, CheckTimeout) as error:
+        return task._error_verdict(example, f"verifier timed out ({error})")
+    except SystemExit as error:
+        return task._error_verdict(example, f"verifier error: {what} called sys.exit({error.code!r:.40})")
+    except Exception as error:  # noqa: BLE001 - whatever a verifier does, the run gets a verdict
+        return task._error_verdict(example, f"verifier error: {type(error).__name__}: {str(error)[:120]}")
+    if not isinstance(verdict, Verdict):
+        return task._error_verdict(example, f"verifier error: {what} returned {type(verdict).__name__}")
+    return verdict
 
 
 def _check_columns(task_name: str, columns: Mapping[str, str] | None) -> dict[str, str]:

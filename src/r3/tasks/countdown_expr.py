@@ -5,8 +5,10 @@ total: any string, of any size, gets a `Verdict` in bounded time and nothing her
 
 - the answer is the text of the last `<answer>...</answer>` in the completion (it may span lines); no tag: incorrect;
 - it holds only decimal integer literals (no leading zeros; "0" itself is fine), binary `+ - * /`, parentheses and
-  whitespace (anything `str.isspace` accepts), optionally followed by `= N` where N must equal the target. Anything
-  else is incorrect: unary minus or plus, `**`, `//`, `%`, decimals, names, calls, non-ASCII digits, other symbols;
+  whitespace (anything `str.isspace` accepts), optionally followed by `= N` (or preceded by `N =`, the target on the
+  left) where N must equal the target, and optionally ended by one full stop (a sentence's, not a decimal point).
+  Anything else is incorrect: unary minus or plus, `**`, `//`, `%`, decimals, names, calls, non-ASCII digits, other
+  symbols, a chain `a = b = c`;
 - the multiset of literals equals the multiset of the numbers: each used exactly once, all of them used;
 - it is evaluated with exact rationals; division by zero is incorrect; the value must equal the target.
 
@@ -88,7 +90,13 @@ def judge_answer(answer: str, nums: Sequence[int], target: int) -> Verdict:
         answer = _ascii_whitespace(answer)
         if not answer.isascii():
             return _reject(answer, "non-ASCII character", nums)
+    if "." in answer:  # a sentence's full stop after the equation: "44 + 19 + 35 = 98."
+        body = answer.rstrip()
+        if body[-1:] == "." and "." not in body[:-1]:
+            answer = body[:-1]
     expression, equals, stated_text = answer.partition("=")
+    if equals and expression.strip().isdigit() and not stated_text.strip().isdigit():
+        expression, stated_text = stated_text, expression  # the target on the left: "98 = 44 + 19 + 35"
     unused = list(nums)
     value = _evaluate(_tokenize(expression), unused)
     if type(value) is str:

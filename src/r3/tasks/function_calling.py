@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 
 from r3.errors import DataError, R3Error, shorten
 from r3.tasks.base import Task, require
-from r3.tasks.function_calling_bfcl import compare_bfcl
+from r3.tasks.function_calling_bfcl import compare_bfcl, is_documented_default, schema_of
 from r3.tasks.function_calling_parse import CallError, call_key, check_calls, compare, extract_calls, loads
 from r3.types import Verdict
 
@@ -90,11 +90,14 @@ class FunctionCallingTask(Task):
         for call in predicted:
             if call["name"] not in offered:
                 return Verdict(False, f"calls unknown tool {shorten(call['name'], 60)}")
-        gold = _answers(example["answers"])
         if self.task_options.get("match") == "bfcl":
-            difference = compare_bfcl(predicted, gold, tools)
+            difference = compare_bfcl(predicted, _answers(example["answers"]), tools)
         else:
-            difference = compare(predicted, gold, _gold_keys(example["answers"]))
+            gold, want, given = _exact_gold(example["answers"], example["tools"])
+            schemas = _schemas(example["tools"])
+            predicted = [without_defaults(call, schemas.get(call["name"], {}), given.get(call["name"], set()))
+                         for call in predicted]
+            difference = compare(predicted, gold, want)
         if difference is not None:
             return Verdict(False, difference)
         return Verdict(True, f"all {len(predicted)} call(s) match")
@@ -170,14 +173,48 @@ def _answers_from_json(text: str) -> list[dict[str, Any]]:
     return decode_answers(text)
 
 
+def without_defaults(call: dict[str, Any], schema: dict[str, tuple[bool, Any]], gold_gives: set[str] | None) -> dict:
+    """The call without the arguments given at their documented default, which change nothing a runtime does.
+
+    For a gold call (`gold_gives` None): an optional parameter's default is dropped, so a prediction may leave it
+    out. For a predicted call: any parameter's default is dropped unless the gold (after that) still gives the
+    argument, so giving a default explicitly is fine, leaving out a required argument stays wrong, and a wrong value
+    is reported as one. Documented defaults come from the tool schema (xLAM's or BFCL's `default`)."""
+    kept = {key: value for key, value in call["arguments"].items()
+            if not (key in schema and (gold_gives is None or key not in gold_gives)
+                    and is_documented_default(schema[key], value, required_too=gold_gives is not None))}
+    return call if len(kept) == len(call["arguments"]) else {"name": call["name"], "arguments": kept}
+
+
+def _schemas(value: Any) -> dict[str, dict[str, tuple[bool, Any]]]:
+    return _schemas_from_json(value) if isinstance(value, str) else {t["name"]: schema_of(t) for t in _tools(value)}
+
+
 @lru_cache(maxsize=4096)
-def _gold_keys_from_json(text: str) -> Counter:
-    return Counter(map(call_key, _answers_from_json(text)))
+def _schemas_from_json(text: str) -> dict[str, dict[str, tuple[bool, Any]]]:
+    return {tool["name"]: schema_of(tool) for tool in _tools_from_json(text)}
 
 
-def _gold_keys(value: Any) -> Counter | None:
-    """The gold calls counted by `call_key`, cached per example (None: let `compare` count them)."""
-    return _gold_keys_from_json(value) if isinstance(value, str) else None
+@lru_cache(maxsize=4096)
+def _exact_gold_from_json(answers: str, tools: str) -> tuple[list[dict], Counter, dict[str, set[str]]]:
+    return _exact_gold_of(_answers_from_json(answers), _schemas_from_json(tools))
+
+
+def _exact_gold_of(answers: list[dict], schemas: dict) -> tuple[list[dict], Counter, dict[str, set[str]]]:
+    """The gold calls without optional arguments at their default, their keys counted, and which arguments they
+    still give per tool."""
+    gold = [without_defaults(call, schemas.get(call["name"], {}), None) for call in answers]
+    given: dict[str, set[str]] = {}
+    for call in gold:
+        given.setdefault(call["name"], set()).update(call["arguments"])
+    return gold, Counter(map(call_key, gold)), given
+
+
+def _exact_gold(answers: Any, tools: Any) -> tuple[list[dict], Counter, dict[str, set[str]]]:
+    """`_exact_gold_of` for an example, cached per example when its fields are JSON strings (verify is hot)."""
+    if isinstance(answers, str) and isinstance(tools, str):
+        return _exact_gold_from_json(answers, tools)
+    return _exact_gold_of(_answers(answers), _schemas(tools))
 
 
 def _tools(value: Any) -> list[dict[str, Any]]:

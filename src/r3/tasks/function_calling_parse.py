@@ -5,17 +5,20 @@ Where the predicted calls are found (first rule that applies):
    `[TOOL_CALLS]name[ARGS]{...}` (once per call), the final run of such calls;
 2. the whole completion, if it parses as JSON;
 3. otherwise whichever ends later in the completion of
-   - the last top-level JSON value, when the completion ends with one (prose, then the list or object);
-   - the final run of `<tool_call>...</tool_call>` blocks: the last block, plus the blocks before it that are
-     separated from it (and from each other) by whitespace only; each block holds one call or a list of calls, and
-     the calls of the run are taken in order (so `<tool_call>A</tool_call> text <tool_call>B</tool_call>` is [B]);
+   - the last top-level JSON value, when the completion ends with one (prose, then the list or object), or with
+     one followed by a short closing remark without brackets ("Let me know if you need anything else!");
+   - every `<tool_call>...</tool_call>` block, in order, whatever stands between them (as a Hermes parser such as
+     vLLM's runs them all: `<tool_call>A</tool_call> text <tool_call>B</tool_call>` is [A, B]); each block holds
+     one call or a list of calls;
    - the last fenced code block (three backticks, with or without a language tag such as `json`), fences paired
      from the start of the text;
 4. otherwise there is no answer.
 What is found may be a list of calls, a single call, or a container `{"tool_calls": [...]}` (xLAM, OpenAI). A call
 is `{"name": ..., "arguments": {...}}` (xLAM/APIGen), the same with `parameters` (Llama 3.1) or OpenAI's
 `{"type": "function", "function": {"name": ..., "arguments": "<JSON string>"}}`; `arguments` may be an object or a
-JSON string holding one; other keys of a call (`id`, `type`) are ignored.
+JSON string holding one; other keys of a call (`id`, `type`) are ignored. A call holding both `name` and an OpenAI
+`function` must name the same call in both (else a grader reading `name` and a runtime reading `function` would
+disagree).
 
 JSON is read strictly: a duplicate key anywhere is an error (the last one would otherwise silently win, so
 `{"name": "search", "name": "get_weather"}` could pass as either), NaN and Infinity are not JSON, and numbers are
@@ -43,11 +46,13 @@ from typing import Any
 MAX_CHARS = 200_000  # about 50k tokens: longer than any generation budget r3 uses
 MAX_DEPTH = 64
 MAX_CALLS = 256
+MAX_CLOSING_CHARS = 300  # a closing remark after the calls ("Let me know if you need anything else!")
 
 _OPEN, _CLOSE, _FENCE, _MISTRAL, _ARGS = "<tool_call>", "</tool_call>", "```", "[TOOL_CALLS]", "[ARGS]"
 _MISTRAL_CALL = re.compile(r"\s*([^\s\[\]{}\"]+)\s*\[ARGS\](.*)", re.DOTALL)
 _FENCE_TAG = re.compile(r"[A-Za-z][\w.+-]*")
 _FENCE_RE = re.compile(re.escape(_FENCE))
+_NOT_PROSE = re.compile(r"[\[\]{}<>`]")
 # text before a JSON value that shows the value is an element or member of an unclosed list or object
 _INSIDE_JSON = re.compile(r'(?:[\[{]|[\]}"\d]\s*,|"\s*:)\s*\Z')
 
@@ -95,24 +100,20 @@ def depth(value: Any) -> int:
 
 
 def _tool_call_run(text: str) -> tuple[list[str], int]:
-    """Contents of the final run of <tool_call> blocks and where the run ends (-1 if there is none)."""
-    blocks: list[tuple[int, int, str]] = []  # (start of open tag, end of close tag, content)
-    position = 0
-    while True:
+    """Contents of every complete <tool_call> block, in order, and where the last one ends (-1 if there is none).
+    A Hermes parser (vLLM's, for one) runs every block of a reply, whatever words stand between them."""
+    blocks: list[str] = []
+    position, end = 0, -1
+    while len(blocks) <= MAX_CALLS:
         start = text.find(_OPEN, position)
         if start < 0:
             break
-        end = text.find(_CLOSE, start + len(_OPEN))
-        if end < 0:
+        close = text.find(_CLOSE, start + len(_OPEN))
+        if close < 0:
             break
-        blocks.append((start, end + len(_CLOSE), text[start + len(_OPEN) : end]))
-        position = end + len(_CLOSE)
-    if not blocks:
-        return [], -1
-    first = len(blocks) - 1
-    while first > 0 and not text[blocks[first - 1][1] : blocks[first][0]].strip():
-        first -= 1
-    return [content for _, _, content in blocks[first:]], blocks[-1][1]
+        blocks.append(text[start + len(_OPEN) : close])
+        position = end = close + len(_CLOSE)
+    return blocks, end
 
 
 def _last_fence(text: str) -> tuple[str | None, int]:
@@ -153,6 +154,17 @@ def _trailing_json(text: str) -> tuple[Any, str | None]:
                     return None, _brief(error)
         index -= 1
     return None, "unbalanced brackets"
+
+
+def _without_closing_sentence(text: str) -> str:
+    """The text without a short closing remark after its last `]` or `}` ("... ]\nLet me know if you need anything
+    else!"): prose of at most `MAX_CLOSING_CHARS` characters holding no bracket, brace, tag or code fence. Calls
+    are what a runtime executes, and a remark after them changes none."""
+    end = max(text.rfind("]"), text.rfind("}"))
+    tail = text[end + 1 :]
+    if end < 0 or not tail.strip() or len(tail) > MAX_CLOSING_CHARS or _NOT_PROSE.search(tail):
+        return text
+    return text[: end + 1]
 
 
 def _string_start(text: str, closing: int) -> int:
@@ -199,7 +211,7 @@ def extract_calls(completion: str) -> list[dict[str, Any]]:
         pass
     else:
         return check_calls(_as_call_list(whole))
-    trailing, trailing_error = _trailing_json(completion)
+    trailing, trailing_error = _trailing_json(_without_closing_sentence(completion))
     if trailing is not None:
         return check_calls(_as_call_list(trailing))
     blocks, blocks_end = _tool_call_run(completion)
@@ -267,10 +279,19 @@ def _check_call(call: Any, number: int) -> dict[str, Any]:
     """One call in any accepted shape as {"name", "arguments"} (see the module docstring)."""
     if not isinstance(call, dict):
         raise CallError(f"call {number} is not an object")
-    if "function" in call and "name" not in call:  # OpenAI: {"type": "function", "function": {...}}
-        call = call["function"]
-        if not isinstance(call, dict):
+    if "function" in call:  # OpenAI: {"type": "function", "function": {...}}
+        inner = call["function"]
+        if not isinstance(inner, dict):
             raise CallError(f"call {number}: 'function' is not an object")
+        if "name" in call:  # two places name the call: a runtime reads 'function', a lenient grader 'name'
+            outer = {key: value for key, value in call.items() if key != "function"}
+            outer_call = _check_call({"arguments": inner.get("arguments", {}), **outer}, number)
+            inner_call = _check_call({"arguments": outer_call["arguments"], **inner}, number)
+            if call_key(inner_call) != call_key(outer_call):
+                raise CallError(f"call {number} names two different calls: 'name' {_short(outer_call['name'])} "
+                                f"and 'function' {_short(inner_call['name'])}")
+            return inner_call
+        call = inner
     if "name" not in call:
         raise CallError(f"call {number} has no 'name'")
     name = call["name"]

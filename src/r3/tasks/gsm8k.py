@@ -53,7 +53,7 @@ class GSM8KTask(Task):
         found = find_answer(completion, self.task_options.get("answer_format", "boxed"))
         if found.text is None:
             return Verdict(False, found.reason)
-        value = parse_number(found.text)
+        value = parse_number(found.text, example.get("question"))
         shown = shorten(found.text, 40)
         if value is None:
             return Verdict(False, f"answer {shown} ({found.where}) is not a number")

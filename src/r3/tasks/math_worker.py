@@ -4,9 +4,13 @@ Why: math-verify bounds its own time with SIGALRM, which only works in the main 
 sympy can run for minutes (or take all memory) on an innocent-looking answer. r3 verifies from worker threads (the
 TRL reward, the episode engine), from multiprocessing pools (whose daemonic workers may not start
 `multiprocessing` children) and from the main thread alike. So the sympy part runs in a separate Python process
-started with `subprocess` (allowed anywhere, also inside a daemonic pool worker), talking JSON lines over pipes;
-the caller waits on the pipe with a deadline, and on a time-out kills that worker and starts a fresh one on the next
-call. Nothing blocks the caller longer than its time-out (plus the one-off start of a worker).
+started with `subprocess` (allowed anywhere, also inside a daemonic pool worker), talking JSON lines over pipes.
+
+The time bound is CPU time, not wall time, so that a verdict is the same on a quiet machine and on one loaded many
+times over: the worker arms a CPU-time timer (ITIMER_PROF) for each request and answers "timeout" when the request
+used its budget, staying warm for the next one (a restart costs seconds of imports); RLIMIT_CPU ends a worker stuck
+in a C call, and the caller's wall-clock backstop (`WALL_FACTOR` x the budget) kills one that waits without
+computing. Either way the caller gets WorkerTimeout, and the next call a fresh worker.
 
 Each process that verifies maths gets its own pool (keyed by pid, so a forked child never shares its parent's
 pipes), of at most `MAX_WORKERS` workers, started on first use; they exit when their parent does (they read stdin
@@ -21,7 +25,9 @@ import atexit
 import json
 import logging
 import os
+import resource
 import select
+import signal
 import subprocess
 import sys
 import threading
@@ -33,6 +39,8 @@ logger = logging.getLogger(__name__)
 
 MAX_WORKERS = max(1, min(4, os.cpu_count() or 1))
 START_TIMEOUT = 120.0  # seconds for a worker to import sympy and math-verify (a loaded machine is slow)
+WALL_FACTOR = 20  # wall-clock backstop, x the CPU budget: only a worker that waits without computing reaches it
+WALL_MARGIN = 30.0
 MEMORY_LIMIT = 4 << 30  # address space of a worker, in bytes: a runaway sympy gets MemoryError, not the machine
 
 
@@ -167,30 +175,80 @@ def _close_pools() -> None:
 
 
 def ask(request: dict[str, Any], timeout: float) -> dict[str, Any]:
-    """Send one request to a worker and return its answer; WorkerTimeout after `timeout` seconds (the worker is
-    killed, so the next call gets a fresh one), WorkerFailed if the worker died."""
+    """Send one request to a worker and return its answer; WorkerTimeout when it used `timeout` seconds of CPU time
+    (the worker stays warm for the next call) or ran past the wall-clock backstop (`WALL_FACTOR` x `timeout`: the
+    worker is killed and the next call starts a fresh one); WorkerFailed if the worker died otherwise."""
     pool = _pool()
     worker = pool.acquire()
     try:
-        answer = worker.ask(request, timeout)
+        answer = worker.ask({**request, "cpu": timeout}, WALL_FACTOR * timeout + WALL_MARGIN)
+    except WorkerFailed:
+        worker.kill()
+        pool.discard()
+        if worker.process.returncode in (-signal.SIGXCPU, -signal.SIGKILL):  # the kernel's CPU-time backstop
+            raise WorkerTimeout from None
+        raise
     except BaseException:
         worker.kill()
         pool.discard()
         raise
     pool.release(worker)
+    if answer.get("timeout"):
+        raise WorkerTimeout
     return answer
 
 
 # --- the worker process ------------------------------------------------------------------------------------------
 
-def _serve() -> None:
-    """Answer requests until stdin closes: {"op": "parse", "text"} and {"op": "verify", "gold", "pred"}."""
-    try:
-        import resource
+class _CPUTimeUp(BaseException):
+    """Raised in the worker by SIGPROF when a request used its CPU budget. A BaseException, so that the broad
+    `except Exception` inside sympy and math-verify cannot swallow it."""
 
+
+def _on_cpu_time_up(signum: int, frame: Any) -> None:
+    raise _CPUTimeUp
+
+
+def _answer(request: dict[str, Any], handle: Any) -> dict[str, Any]:
+    """The answer to one request within its CPU budget (`cpu`, seconds of this process's CPU time).
+
+    ITIMER_PROF counts CPU time, not wall time, so the verdict is the same on a quiet and on a loaded machine; it
+    re-fires every 50 ms of CPU in case a bare `except:` swallowed the first signal. RLIMIT_CPU is the backstop for
+    a C call that never returns to Python (the kernel ends the process; the caller sees it as a time-out)."""
+    budget = float(request.get("cpu") or 0)
+    if budget > 0 and _CPU_TIMER:
+        used = sum(os.times()[:2])
+        soft = int(used + 2 * budget + 3)
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, _CPU_HARD))
+        signal.setitimer(signal.ITIMER_PROF, budget, 0.05)
+    try:
+        return handle(request)
+    except _CPUTimeUp:
+        return {"timeout": True}
+    except Exception as error:  # noqa: BLE001 - MemoryError too: reported, and the caller's verdict says so
+        return {"error": f"{type(error).__name__}: {str(error)[:200]}"}
+    finally:
+        if budget > 0 and _CPU_TIMER:
+            try:
+                signal.setitimer(signal.ITIMER_PROF, 0)
+            except _CPUTimeUp:  # fired between the answer and disarming: the answer stands
+                signal.setitimer(signal.ITIMER_PROF, 0)
+
+
+def _serve() -> None:
+    """Answer requests until stdin closes: {"op": "parse", "text"}, {"op": "verify", "gold", "pred"},
+    {"op": "decimal", "gold", "value"}, each with an optional CPU budget {"cpu": seconds}."""
+    global _CPU_TIMER, _CPU_HARD
+    try:
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
-    except (ImportError, ValueError, OSError):
+    except (ValueError, OSError):
         pass
+    try:
+        signal.signal(signal.SIGPROF, _on_cpu_time_up)
+        _CPU_HARD = resource.getrlimit(resource.RLIMIT_CPU)[1]
+        _CPU_TIMER = True
+    except (AttributeError, ValueError, OSError):  # no CPU timers here: the caller's wall-clock backstop only
+        _CPU_TIMER = False
     logging.disable(logging.WARNING)  # math-verify warns on every call that its own timeout is off
     from r3.tasks.math_sympy import handle
 
@@ -198,12 +256,13 @@ def _serve() -> None:
     out.write(b'{"ready": true}\n')
     out.flush()
     for line in sys.stdin.buffer:
-        try:
-            answer = handle(json.loads(line))
-        except Exception as error:  # noqa: BLE001 - MemoryError too: reported, and the caller's verdict says so
-            answer = {"error": f"{type(error).__name__}: {str(error)[:200]}"}
+        answer = _answer(json.loads(line), handle)
         out.write(json.dumps(answer).encode() + b"\n")
         out.flush()
+
+
+_CPU_TIMER = False
+_CPU_HARD = -1
 
 
 if __name__ == "__main__":

@@ -54,6 +54,8 @@ def resolve_options(task_name: str, declared: Mapping[str, OptionSpec],
     """Every declared option's value (given or default), or an R3Error naming the bad option and the valid ones."""
     if given is not None and not isinstance(given, Mapping):
         raise R3Error(f"task options of '{task_name}' must be a mapping of option -> value, got {given!r:.80}")
+    for name, spec in declared.items():
+        _check_spec(task_name, name, spec)
     resolved = {name: default_value(spec) for name, spec in declared.items()}
     for name, value in (given or {}).items():
         name = str(name)
@@ -64,11 +66,33 @@ def resolve_options(task_name: str, declared: Mapping[str, OptionSpec],
             raise R3Error(f"task '{task_name}' has no option '{name}' (its options: {valid}).{hint}")
         text = _as_text(value)
         spec = declared[name]
-        valid = spec.check(text) if isinstance(spec, FreeOption) else text in spec
+        valid = _accepts(spec, text)
         if not valid:
             raise R3Error(f"task '{task_name}': option {name}={text!r:.60} is not valid; valid: {describe(spec)}")
         resolved[name] = text
     return resolved
+
+
+def _check_spec(task_name: str, name: object, spec: object) -> None:
+    """R3Error naming a declared option whose declaration is not a FreeOption or a tuple of strings (a bare string
+    would make `in` a substring test, and its first character the default)."""
+    if isinstance(spec, FreeOption):
+        if isinstance(spec.default, str) and callable(spec.check):
+            return
+    elif isinstance(spec, (tuple, list)) and spec and all(isinstance(value, str) for value in spec):
+        return
+    raise R3Error(f"task '{task_name}' declares option {name!r:.40} as {spec!r:.60}; expected a tuple of strings "
+                  "(the valid values, default first) or FreeOption(default, check, describe)")
+
+
+def _accepts(spec: OptionSpec, text: str) -> bool:
+    """Whether `text` is a valid value; a FreeOption check that raises (`int("abc")`) means it is not."""
+    if not isinstance(spec, FreeOption):
+        return text in spec
+    try:
+        return bool(spec.check(text))
+    except Exception:  # noqa: BLE001 - a user's check may raise on a value of the wrong type
+        return False
 
 
 def _as_text(value: object) -> str:
