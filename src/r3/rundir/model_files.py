@@ -122,6 +122,7 @@ def safetensors_header(path: Path) -> dict[str, Any]:
     return tensors
 
 
+FLOAT_DTYPES = ("F64", "F32", "F16", "BF16")
 # tensor name suffix -> the config fields its shape must equal (Llama, Qwen, Mistral and most decoder layouts)
 SHAPES = {"embed_tokens.weight": ("vocab_size", "hidden_size"), "mlp.up_proj.weight": ("intermediate_size",
                                                                                         "hidden_size"),
@@ -135,7 +136,8 @@ def _check_shapes(path: Path, tensors: dict[str, Any], config: dict[str, Any]) -
     for name, info in tensors.items():
         fields = next((f for suffix, f in SHAPES.items() if name.endswith(suffix)), None)
         expected = [config.get(f) for f in fields] if fields else None
-        shape = info.get("shape") if isinstance(info, dict) else None
+        floating = isinstance(info, dict) and info.get("dtype") in FLOAT_DTYPES  # not packed (quantized) weights
+        shape = info.get("shape") if floating else None
         if expected and all(isinstance(v, int) for v in expected) and isinstance(shape, list) and shape != expected:
             said = " and ".join(f"{f} {v}" for f, v in zip(fields, expected))
             raise R3Error(f"{path}: {name} has shape {shape}, but config.json says {said}; the weights and the "
@@ -144,9 +146,9 @@ def _check_shapes(path: Path, tensors: dict[str, Any], config: dict[str, Any]) -
 
 def _check_layers(folder: Path, tensors: dict[str, Any], config: dict[str, Any]) -> None:
     """As many decoder layers in the weights as config.json's num_hidden_layers (fewer would load as random ones)."""
-    layers = config.get("num_hidden_layers")
-    found = {int(part) for name in tensors for prev, part in zip(name.split("."), name.split(".")[1:])
-             if prev == "layers" and part.isdigit()}
+    layers = config.get("num_hidden_layers") if "text_config" not in config else None  # multimodal: its own
+    found = {int(name.split(".")[2]) for name in tensors
+             if name.startswith("model.layers.") and name.split(".")[2].isdigit()}
     if isinstance(layers, int) and found and len(found) != layers:
         raise R3Error(f"{folder}: the weights hold {len(found)} decoder layers, but config.json says "
                       f"num_hidden_layers {layers}; the weights and the config are of different models")
