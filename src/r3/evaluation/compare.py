@@ -52,13 +52,15 @@ class Comparison:
     paired: int = 0  # the number of problems both runs evaluated, when the accuracies were paired (else 0)
 
 
-def compare_runs(dir_a: str | Path, dir_b: str | Path) -> Comparison:
-    """Compare the summaries of two finished runs."""
+def compare_runs(dir_a: str | Path, dir_b: str | Path, *,
+                 episodes: tuple[list[Episode] | None, list[Episode] | None] | None = None) -> Comparison:
+    """Compare the summaries of two finished runs. `episodes`: both runs' episodes when the caller has read them
+    already (else they are read from the runs, to pair the problems)."""
     a, b = read_run(dir_a, complete=True), read_run(dir_b, complete=True)
     sa, sb = a["summary"], b["summary"]
     rows = [ComparisonRow(METRIC_NAMES["n_problems"], str(sa["n_problems"]), str(sb["n_problems"]),
                           f"{sb['n_problems'] - sa['n_problems']:+d}", "")]
-    pairs = pair_episodes(_episodes(dir_a), _episodes(dir_b))
+    pairs = pair_episodes(*(episodes or (_episodes(dir_a), _episodes(dir_b))))
     within = _within(sa["max_attempts"]) if pairs and sa["max_attempts"] == sb["max_attempts"] else {}
     shares_b = dict(proportions(sb))
     for name, pa in proportions(sa):

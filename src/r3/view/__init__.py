@@ -22,14 +22,14 @@ from typing import Any
 
 from r3 import __version__
 from r3.errors import R3Error
-from r3.view.runs import comparison_section, eval_section, mine_section, run_kind
+from r3.view.runs import comparison_section, eval_episodes, eval_section, mine_section, run_kind
 from r3.view.training import train_section
 
 logger = logging.getLogger(__name__)
 
 DEMO_FILE = "demo.json"  # r3.demo.pipeline.SETTINGS_FILE: a directory holding it is a demo run
 DEMO_STAGES = ("eval_before", "eval_after", "eval_control", "train", "control", "mine")
-READERS = {"eval": eval_section, "mine": mine_section, "train": train_section}
+READERS = {"mine": mine_section, "train": train_section}  # eval runs: eval_section, with their episodes read once
 
 
 def expand(runs: list[str | Path]) -> list[Path]:
@@ -61,11 +61,14 @@ def page_data(runs: list[str | Path]) -> dict[str, Any]:
         raise R3Error("r3 view needs at least one run directory")
     kinds = [run_kind(path) for path in paths]  # every bad path is refused before anything slow is read
     names = _names(paths)
-    sections = [READERS[kind](path, name) for kind, path, name in zip(kinds, paths, names)]
-    evals = [i for i, kind in enumerate(kinds) if kind == "eval"]
+    episodes = {i: eval_episodes(path) for i, (kind, path) in enumerate(zip(kinds, paths)) if kind == "eval"}
+    sections = [eval_section(path, name, episodes[i]) if kind == "eval" else READERS[kind](path, name)
+                for i, (kind, path, name) in enumerate(zip(kinds, paths, names))]
+    evals = sorted(episodes)
     comparisons = []
     for i in evals[1:]:
-        section = comparison_section(paths[evals[0]], names[evals[0]], paths[i], names[i])
+        first = evals[0]
+        section = comparison_section((paths[first], names[first], episodes[first]), (paths[i], names[i], episodes[i]))
         if section is not None:
             comparisons.append(section)
     return {"version": __version__, "created": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),

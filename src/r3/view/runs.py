@@ -90,9 +90,12 @@ def episode_record(episode: Episode) -> dict[str, Any]:
     }
 
 
-def eval_section(path: Path, name: str) -> dict[str, Any]:
-    """An eval run: its summary table (with 95% intervals) and every episode as a card."""
-    episodes = read_episodes(path / EPISODES_FILE)
+def eval_episodes(path: Path) -> list[Episode]:
+    return read_episodes(path / EPISODES_FILE)
+
+
+def eval_section(path: Path, name: str, episodes: list[Episode]) -> dict[str, Any]:
+    """An eval run (its `episodes` read by `eval_episodes`): the summary table and every episode as a card."""
     if not episodes:
         raise R3Error(f"{path / EPISODES_FILE}: no episodes yet")
     record = read_run(path) if (path / "summary.json").is_file() else None
@@ -108,15 +111,17 @@ def change(a: Episode, b: Episode) -> str:
     return "fixed" if solved_b and not solved_a else "broken" if solved_a and not solved_b else "same"
 
 
-def comparison_section(path_a: Path, name_a: str, path_b: Path, name_b: str) -> dict[str, Any] | None:
-    """Two eval runs of the same problems: each problem's change and the differences with paired intervals;
-    None when the runs did not evaluate the same problems (or one is unfinished)."""
-    pairs = pair_episodes(read_episodes(path_a / EPISODES_FILE), read_episodes(path_b / EPISODES_FILE))
+def comparison_section(a: tuple[Path, str, list[Episode]], b: tuple[Path, str, list[Episode]]
+                       ) -> dict[str, Any] | None:
+    """Two eval runs (path, name, episodes) of the same problems: each problem's change and the differences with
+    paired intervals; None when the runs did not evaluate the same problems (or one is unfinished)."""
+    (path_a, name_a, episodes_a), (path_b, name_b, episodes_b) = a, b
+    pairs = pair_episodes(episodes_a, episodes_b)
     if pairs is None or not (path_a / "summary.json").is_file() or not (path_b / "summary.json").is_file():
         return None
-    comparison = compare_runs(path_a, path_b)
-    problems = [{"id": a.problem_id, "problem": _problem(a.prompt)[0], "change": change(a, b), "a": a.solved_at,
-                 "b": b.solved_at, "index_a": a.index, "index_b": b.index} for a, b in pairs]
+    comparison = compare_runs(path_a, path_b, episodes=(episodes_a, episodes_b))
+    problems = [{"id": ea.problem_id, "problem": _problem(ea.prompt)[0], "change": change(ea, eb), "a": ea.solved_at,
+                 "b": eb.solved_at, "index_a": ea.index, "index_b": eb.index} for ea, eb in pairs]
     counts = {key: sum(p["change"] == key for p in problems) for key in ("fixed", "broken", "same")}
     return {"kind": "compare", "name": f"{name_a} vs {name_b}", "a": name_a, "b": name_b,
             "rows": [asdict(row) for row in comparison.rows], "paired": comparison.paired, "counts": counts,
