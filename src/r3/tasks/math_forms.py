@@ -12,7 +12,8 @@ Read as the gold's notation (right answers math-verify refuses):
 - an inequality in one variable (`x > 5`, `-2 \\le x \\le 7`, `x < 2 \\text{ or } x > 3`) becomes its interval, when
   the gold is an interval (it holds `\\infty`, `\\cup`, `\\in` or a square bracket).
 Refused (hacks math-verify rewards):
-- an equation is an answer only as `variable = value` (`h = 5`, `f(2) = 5`), never `6 = 5`, nor a chain `x = 5 = 6`,
+- an equation is an answer only as `variable = value` (`h = 5`, `f(2) = 5`, `(x, y) = (5, 8)`), never `6 = 5`, nor
+  a chain `x = 5 = 6`,
   unless the gold itself is an equation;
 - the question handed back: an answer that is, after normalising, an expression copied from the problem (with an
   operation in it: `\\sqrt{242}` for "Simplify $\\sqrt{242}$") where the gold is not, or one that still holds an
@@ -32,7 +33,9 @@ _DEGREES = re.compile(r"\s*(?:\^\s*\{?\s*\\circ\s*\}?|°|\\degree|\\text\{\s*deg
 _REPEATING = re.compile(r"([-+]?)(\d*)\.(\d*)\\(?:overline|dot)\s*\{?\s*(\d+)\s*\}?")
 _OR = re.compile(r"\s*(?:\\quad\s*)?\\(?:text|mbox|textrm)\s*\{\s*or\s*\}\s*(?:\\quad\s*)?|\s+or\s+")
 _VARIABLE = r"(?:[A-Za-z]|\\(?:alpha|beta|gamma|theta|lambda|mu|phi|psi|omega|rho|sigma|tau|varphi|vartheta))"
-_EQUATION_SIDE = re.compile(_VARIABLE + r"(?:_\{?\w+\}?)?(?:'*)(?:\([^()=]*\))?")
+_NAME = _VARIABLE + r"(?:_\{?\w+\}?)?'*"
+# x, a_1, f(2), f'(x), (x, y): what may stand left of `=` in an answer
+_EQUATION_SIDE = re.compile(rf"{_NAME}(?:\([^()=]*\))?|\(\s*{_NAME}(?:\s*,\s*{_NAME})+\s*\)")
 _RELATION = re.compile(r"\\(?:leqslant|geqslant|leq|geq|le|ge|lt|gt)(?![A-Za-z])|<=|>=|[<>≤≥]")
 _LESS = {"<": "<", "\\lt": "<", "\\le": "<=", "\\leq": "<=", "\\leqslant": "<=", "<=": "<=", "≤": "<=",
          ">": ">", "\\gt": ">", "\\ge": ">=", "\\geq": ">=", "\\geqslant": ">=", ">=": ">=", "≥": ">="}
