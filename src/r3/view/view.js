@@ -319,8 +319,16 @@ function drawMine(section, root) {
 const DRAW = {eval: drawEval, compare: drawCompare, train: drawTrain, mine: drawMine};
 const KIND = {eval: "eval", compare: "before / after", train: "training", mine: "mining"};
 
+// A section is drawn the first time it is shown: a page of several large runs opens as fast as its first one.
+const drawn = new Set();
+
 function show(index) {
-  document.querySelectorAll("section.run").forEach((s, i) => { s.hidden = i !== index; });
+  const sections = document.querySelectorAll("section.run");
+  if (!drawn.has(index)) {
+    drawn.add(index);
+    DRAW[DATA.sections[index].kind](DATA.sections[index], sections[index]);
+  }
+  sections.forEach((s, i) => { s.hidden = i !== index; });
   document.querySelectorAll("nav#tabs button").forEach((b, i) => b.classList.toggle("active", i === index));
 }
 
@@ -330,14 +338,12 @@ function main() {
   document.getElementById("created").textContent = `r3 ${DATA.version} · ${DATA.created}`;
   const tabs = document.getElementById("tabs");
   DATA.sections.forEach((section, i) => {
-    const root = el("section", {class: `run ${section.kind}`, "data-kind": section.kind, "data-name": section.name},
-      el("h2", {}, section.name));
-    DRAW[section.kind](section, root);
-    mainEl.append(root);
+    mainEl.append(el("section", {class: `run ${section.kind}`, "data-kind": section.kind, "data-name": section.name,
+      hidden: true}, el("h2", {}, section.name)));
     tabs.append(el("button", {type: "button", onclick: () => show(i)}, section.name,
       el("span", {class: "kind"}, KIND[section.kind])));
   });
-  show(0);
+  if (DATA.sections.length) show(0);
 }
 
 main();
