@@ -430,3 +430,17 @@ def test_tiny_model_never_replaces_a_model_it_did_not_write(tmp_path, capsys):
         assert_one_line(*run(["tiny-model", str(out), *extra], capsys), "config.json", "not written by this r3 run")
         assert (out / "config.json").read_text() == '{"trained": true}'
         assert sorted(p.name for p in out.iterdir()) == ["config.json"]  # refused before writing anything
+
+
+@pytest.mark.parametrize("name", ["summary.json", "episodes.jsonl"])
+def test_eval_refuses_a_foreign_result_file_before_the_model_loads(tmp_path, tiny_model_dir, capsys, monkeypatch,
+                                                                   name):
+    import r3.evaluation.run
+
+    monkeypatch.setattr(r3.evaluation.run, "load_model", lambda settings: pytest.fail("the model was loaded"))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / name).write_text("theirs")
+    argv = [a.replace("MODEL", str(tiny_model_dir)) for a in EVAL] + ["--out", str(out)]
+    assert_one_line(*run(argv, capsys), name, "not written by this r3 run")
+    assert [p.name for p in out.iterdir()] == [name] and (out / name).read_text() == "theirs"

@@ -48,7 +48,7 @@ def _flag(key: str) -> str:
 def check_out(out: str | Path, identity: dict[str, Any], *, overwrite: bool = False) -> bool:
     """Whether OUT holds a run with this identity to resume; refuses one with another identity. Changes nothing, so a
     refused run is refused before its model loads."""
-    return RunDir.check(out, KIND, identity, overwrite=overwrite, label=_flag)
+    return RunDir.check(out, KIND, identity, overwrite=overwrite, label=_flag, claims=(EPISODES_FILE, SUMMARY_FILE))
 
 
 class EvalStore:

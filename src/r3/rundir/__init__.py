@@ -105,12 +105,13 @@ class RunDir:
     @classmethod
     def check(cls, path: str | Path, kind: str, identity: dict[str, Any], *, overwrite: bool = False,
               free: Iterable[str] = (), label: Callable[[str], str] = str,
-              work_files: Iterable[str] | None = None) -> bool:
+              work_files: Iterable[str] | None = None, claims: Iterable[str] = ()) -> bool:
         """Whether opening would resume (True) or start afresh (False); raises what `open` would refuse. Read-only:
         for refusing a run before a slow model load. `open` checks again under the lock."""
         path = Path(path).expanduser()
         check_writable(path)
         previous = read_run_file(path, kind)
+        _refuse_foreign(path, [relative(name) for name in claims])
         if previous is None or overwrite:
             return False
         return decide(path, kind, previous, identity, set(free), label, work_files)
