@@ -49,7 +49,16 @@ from r3.rundir.files import (
     write_atomic,
 )
 from r3.rundir.fingerprints import fingerprint_file, fingerprint_model, fingerprint_rows
-from r3.rundir.manifest import META_KEY, RUN_FILE, decide, describe_differences, has_work, read_run_file, relative
+from r3.rundir.manifest import (
+    META_KEY,
+    RUN_FILE,
+    decide,
+    describe_differences,
+    has_work,
+    read_run_file,
+    refuse_foreign,
+    relative,
+)
 from r3.rundir.paths import (
     NONBLOCK,
     check_input_file,
@@ -111,7 +120,7 @@ class RunDir:
         path = Path(path).expanduser()
         check_writable(path)
         previous = read_run_file(path, kind)
-        _refuse_foreign(path, [relative(name) for name in claims])
+        refuse_foreign(path, [relative(name) for name in claims])
         if previous is None or overwrite:
             return False
         return decide(path, kind, previous, identity, set(free), label, work_files)
@@ -145,7 +154,7 @@ class RunDir:
         path = Path(path).expanduser()
         check_writable(path)
         claims = [relative(name) for name in claims]
-        _refuse_foreign(path, claims)
+        refuse_foreign(path, claims)
         created = not path.exists()
         try:
             path.mkdir(parents=True, exist_ok=True)
@@ -370,23 +379,6 @@ class RunDir:
         record = {**self.identity, META_KEY: meta}
         write_atomic(self.path / RUN_FILE, json.dumps(record, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
                      temporary=self.path / temporary_name(RUN_FILE))
-
-
-def _refuse_foreign(path: Path, names: list[str]) -> None:
-    """Read-only: refuse a name that exists, is a link or lies behind one, and that the recorded manifest (if any, and
-    not refused itself) does not list. `claim` checks again under the lock."""
-    if not names or lstat_or_none(path) is None:
-        return
-    try:
-        previous = read_run_file(path, None)
-    except R3Error:
-        return  # the start refuses it, naming run.json
-    listed = set(previous[META_KEY].get("files", [])) if previous else set()
-    for name in names:
-        refuse_links(path, name)
-        if name not in listed and lstat_or_none(path / name) is not None:
-            raise R3Error(f"{path / name} exists but was not written by this r3 run; move it away or choose "
-                          "another output directory")
 
 
 def remove_run(path: str | Path) -> bool:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from r3.errors import R3Error, shorten
-from r3.rundir.paths import link_on_the_way, lstat_or_none
+from r3.rundir.paths import link_on_the_way, lstat_or_none, refuse_links
 
 RUN_FILE, META_KEY = "run.json", "r3_run"
 RUN_FILE_LIMIT = 64 * 2**20  # a run.json is a few KiB; anything near this is not one
@@ -106,3 +106,20 @@ def _flatten(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
             yield from _flatten(item, f"{prefix}.{key}" if prefix else str(key))
     else:
         yield prefix, value
+
+
+def refuse_foreign(path: Path, names: list[str]) -> None:
+    """Read-only: refuse a name that exists, is a link or lies behind one, and that the recorded manifest (if any, and
+    not refused itself) does not list. `claim` checks again under the lock."""
+    if not names or lstat_or_none(path) is None:
+        return
+    try:
+        previous = read_run_file(path, None)
+    except R3Error:
+        return  # the start refuses it, naming run.json
+    listed = set(previous[META_KEY].get("files", [])) if previous else set()
+    for name in names:
+        refuse_links(path, name)
+        if name not in listed and lstat_or_none(path / name) is not None:
+            raise R3Error(f"{path / name} exists but was not written by this r3 run; move it away or choose "
+                          "another output directory")
