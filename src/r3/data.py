@@ -348,6 +348,8 @@ def slice_rows(rows: list[Any], labels: list[str], split: str | None, where: str
 
 
 def _load_local(path: Path, split: str | None, skip_bad: bool) -> tuple[list[dict[str, Any]], list[str], int]:
+    if not path.is_dir() and not path.is_file():  # a FIFO would block the reader, a device never end
+        raise R3Error(f"{path} is not a regular file (a device, FIFO or socket); r3 reads data only from files")
     if path.is_file() and path.suffix in LOCAL_TEXT_FORMATS:
         reader = read_jsonl if path.suffix == ".jsonl" else read_delimited
         rows, labels, skipped = reader(path, skip_bad=skip_bad)

@@ -444,3 +444,12 @@ def test_eval_refuses_a_foreign_result_file_before_the_model_loads(tmp_path, tin
     argv = [a.replace("MODEL", str(tiny_model_dir)) for a in EVAL] + ["--out", str(out)]
     assert_one_line(*run(argv, capsys), name, "not written by this r3 run")
     assert [p.name for p in out.iterdir()] == [name] and (out / name).read_text() == "theirs"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs")
+@pytest.mark.parametrize("name", ["data.json", "data.jsonl"])
+def test_a_fifo_as_data_is_refused_without_blocking(tmp_path, tiny_model_dir, capsys, name):
+    os.mkfifo(tmp_path / name)
+    argv = [a.replace("MODEL", str(tiny_model_dir)).replace("sample:countdown", str(tmp_path / name)) for a in EVAL]
+    assert_one_line(*run(argv + ["--out", str(tmp_path / "out")], capsys), name, "not a regular file")
+    assert not (tmp_path / "out").exists()
