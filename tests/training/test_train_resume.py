@@ -124,3 +124,15 @@ def test_a_one_step_summary_does_not_repeat_a_line() -> None:
     assert len(lines) == len(set(lines))
     assert sum("retry success" in line for line in lines) == 1
     assert any("steps 1-1: 37.5%" in line for line in lines)
+
+
+def test_a_run_resumed_in_its_second_epoch_ends_where_the_uninterrupted_run_ends(setup) -> None:
+    config, out, _ = setup  # 4 rows, 2 prompts a step: an epoch is 2 steps
+    assert train(config, "--max_steps", "3") == 0
+    resumed = out.parent / "resumed"
+    shutil.copytree(out, resumed)
+    shutil.rmtree(resumed / "checkpoint-3")  # killed during step 3: it resumes at checkpoint-2, an epoch's end
+    (resumed / "r3_train_done.json").unlink()
+    (resumed / "model.safetensors").unlink()
+    assert train(config, "--max_steps", "3", "--output_dir", str(resumed)) == 0
+    assert (resumed / "model.safetensors").read_bytes() == (out / "model.safetensors").read_bytes()

@@ -23,11 +23,15 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
+from torch.utils.data import Sampler
 from transformers import TrainerCallback
+from trl.trainer.utils import RepeatSampler
 
 from r3.errors import R3Error, shorten
 from r3.rundir import RUN_FILE, describe_differences, fingerprint_model, fingerprint_rows
@@ -169,6 +173,28 @@ def done_record(step: int, max_steps: int) -> str:
     return json.dumps({"step": step, "max_steps": max_steps}) + "\n"
 
 
+class EpochShuffle(Sampler):
+    """TRL's `RepeatSampler` whose shuffle for epoch e is the same in a resumed run as in an uninterrupted one: its
+    generator is reseeded and advanced through the e earlier epochs' draws before each pass (`epoch()` is the
+    trainer's current epoch). Any other sampler passes through unchanged."""
+
+    def __init__(self, sampler: Any, epoch: Callable[[], int]):
+        self.sampler, self.epoch = sampler, epoch
+
+    def __iter__(self) -> Iterator[int]:
+        sampler = self.sampler
+        if isinstance(sampler, RepeatSampler) and sampler.shuffle and sampler.seed is not None:
+            generator = torch.Generator()
+            generator.manual_seed(sampler.seed)
+            for _ in range(self.epoch()):  # the draws RepeatSampler.__iter__ made in the earlier epochs
+                torch.randperm(sampler.num_samples, generator=generator)
+            sampler.generator = generator
+        return iter(sampler)
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+
 class ReachedMaxSteps(Exception):
     """Raised by `StopAtMaxSteps` out of `trainer.train`: the checkpoint resumed from is already at max_steps."""
 
@@ -190,5 +216,6 @@ class StopAtMaxSteps(TrainerCallback):
             raise ReachedMaxSteps(state.global_step)
 
 
-__all__ = ["DONE_FILE", "RUN_CONFIG_FILE", "ReachedMaxSteps", "StopAtMaxSteps", "check_inputs", "check_output_dir",
-           "done_record", "finished_run", "finished_step", "read_done", "resume_path", "train_identity", "work_files"]
+__all__ = ["DONE_FILE", "RUN_CONFIG_FILE", "EpochShuffle", "ReachedMaxSteps", "StopAtMaxSteps", "check_inputs",
+           "check_output_dir", "done_record", "finished_run", "finished_step", "read_done", "resume_path",
+           "train_identity", "work_files"]

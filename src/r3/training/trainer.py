@@ -124,6 +124,7 @@ def build_trainer(config: TrainConfig, training: Any, callbacks: list | None = N
     except OSError as error:
         raise R3Error(f"cannot load model '{config.model}': {shorten(str(error), 200)}") from None
     trl_adapter.check_trainer(trainer)
+    trl_adapter.resumable_shuffle(trainer)
     if hasattr(reward, "bind"):
         reward.bind(trainer)
     watch.attach(trainer, reward, output_dir=training.output_dir, task=config.task, data=config.data,

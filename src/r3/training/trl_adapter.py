@@ -12,6 +12,8 @@ Private TRL names used (trl 1.16.0, trl/trainer/grpo_trainer.py):
 - `_tokenize_prompts(prompts)` -> (prompt_ids, images, multimodal_fields)                              (line 1684)
 - `_generate_single_turn(prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False)`
   -> (completion_ids, logprobs)                                                                        (line 1763)
+- `_get_train_sampler(dataset)` -> its `RepeatSampler`, wrapped so that a resumed run shuffles each epoch as the
+  uninterrupted run did (`resumable_shuffle`)                                                          (line 1280)
 - the GRPOTrainer attributes in `TRAINER_ATTRIBUTES` (set in `GRPOTrainer.__init__`, documented nowhere), and
   `vllm_generation.temperature` / `vllm_generation.max_completion_length` (`VLLM_ATTRIBUTES`), which r3 reads and
   writes. Found with `grep -rnoE "trainer[.][a-z_]+" src/r3/training/`; the other attributes used there (`model`,
@@ -41,6 +43,7 @@ SUPPORTED_TRL_SERIES = "1.16"
 EXPECTED_SIGNATURES: dict[str, tuple[str, ...]] = {
     "_tokenize_prompts": ("prompts",),
     "_generate_single_turn": ("prompt_ids", "images", "multimodal_fields", "num_generations", "has_tool_images"),
+    "_get_train_sampler": ("dataset",),
 }
 
 
@@ -112,6 +115,22 @@ def check_trainer(trainer: Any) -> None:
         for name in VLLM_ATTRIBUTES:
             if not hasattr(trainer.vllm_generation, name):
                 fail(f"vllm_generation.{name}")
+
+
+def resumable_shuffle(trainer: Any) -> None:
+    """Make the order of prompts in each epoch independent of where the run was resumed (`r3.training.resume`).
+
+    TRL's `RepeatSampler` draws every epoch's shuffle from one generator seeded once, and has no `set_epoch`: a run
+    resumed in its second epoch starts a fresh generator and sees the first epoch's order again, so it does not end
+    where the uninterrupted run ends. The wrapped sampler replays the generator to the epoch the trainer is in."""
+    from r3.training.resume import EpochShuffle
+
+    make = trainer._get_train_sampler
+
+    def sampler(dataset: Any = None) -> Any:
+        return EpochShuffle(make(dataset), lambda: int(trainer.state.epoch or 0))
+
+    trainer._get_train_sampler = sampler
 
 
 def tokenize(trainer: Any, conversations: Sequence[Sequence[Message]]) -> list[list[int]]:
