@@ -46,3 +46,19 @@ def test_overwrite_keeps_the_users_files_inside_the_stage_folders(tmp_path):
     assert left == sorted([*users, SETTINGS_FILE])  # demo.json: written again for the new run
     assert {name: (out / name).read_text() for name in users} == users
     assert not (out / "eval_after").exists()  # a stage folder holding nothing else is gone
+
+
+def test_the_demo_never_writes_through_a_symlinked_folder(tmp_path):
+    import pytest
+
+    from r3.demo.pipeline import write_data
+    from r3.errors import R3Error
+
+    out, user = tmp_path / "demo", tmp_path / "user"
+    out.mkdir()
+    user.mkdir()
+    (out / "data").symlink_to(user)
+    settings = DemoConfig(out=str(out), test_puzzles=3, mine_puzzles=2, steps=1)
+    with pytest.raises(R3Error, match="data is a symbolic link"):
+        write_data(settings, Paths(out))
+    assert list(user.iterdir()) == []

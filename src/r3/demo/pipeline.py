@@ -91,9 +91,8 @@ def write_data(settings: DemoConfig, paths: Paths) -> None:
             puzzles = distinct_puzzles(random.Random(settings.seed * 1000 + offset), split, n)
         except ValueError as error:
             raise R3Error(f"cannot draw {n} {split} puzzles: {error}") from None
-        path.parent.mkdir(parents=True, exist_ok=True)
         lines = [json.dumps({"id": f"{split}-{i}", **p.to_row()}) for i, p in enumerate(puzzles)]
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        write_own(paths.out, path.relative_to(paths.out).as_posix(), "\n".join(lines) + "\n")
 
 
 def task_name(settings: DemoConfig) -> str:
@@ -189,7 +188,18 @@ def check_out(settings: DemoConfig, paths: Paths, overwrite: bool) -> None:
             raise R3Error(f"{paths.out} holds a demo run with other settings ({', '.join(changed) or 'format'}); "
                           "pass --overwrite or choose another --out")
     paths.out.mkdir(parents=True, exist_ok=True)
-    record.write_text(json.dumps(identity, indent=1) + "\n", encoding="utf-8")
+    write_own(paths.out, SETTINGS_FILE, json.dumps(identity, indent=1) + "\n")
+
+
+def write_own(out: Path, name: str, text: str) -> None:
+    """One of the demo's own files, atomically and never through a symbolic link (r3.rundir's rules)."""
+    from r3.rundir import write_atomic
+    from r3.rundir.paths import refuse_links
+
+    refuse_links(out, name)
+    (out / name).parent.mkdir(parents=True, exist_ok=True)
+    refuse_links(out, name)
+    write_atomic(out / name, text)
 
 
 def _remove_own_files(out: Path) -> None:
@@ -240,7 +250,7 @@ def _run_stages(settings: DemoConfig, announce: Callable[[int, int, Stage], None
         start = time.monotonic()
         stage.run()
         timings[stage.name] = round(time.monotonic() - start, 1)
-        timings_path.write_text(json.dumps(timings, indent=1) + "\n", encoding="utf-8")
+        write_own(paths.out, TIMINGS_FILE, json.dumps(timings, indent=1) + "\n")
     report = write_report(settings, paths, plan, timings)
     write_view(paths)
     return report
