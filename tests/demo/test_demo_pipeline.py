@@ -81,3 +81,19 @@ def test_overwrite_removes_only_what_a_demo_wrote(tmp_path):
     with pytest.raises(R3Error, match="no demo run"):
         run_demo(DemoConfig(out=str(thesis), overwrite=True, test_puzzles=2, mine_puzzles=2, steps=1))
     assert (thesis / "chapter1.tex").read_text() == "precious"
+
+
+def test_page_beside_the_report_shows_every_stage_and_the_reflections_trl_logged(demo_run):
+    from r3.view import page_data
+
+    settings, report = demo_run
+    assert (report.parent / "view.html").stat().st_size > 0
+    sections = page_data([settings.out])["sections"]
+    assert [(s["kind"], s["name"]) for s in sections] == [
+        ("compare", "eval_before vs eval_after"), ("compare", "eval_before vs eval_control"), ("eval", "eval_before"),
+        ("eval", "eval_after"), ("eval", "eval_control"), ("train", "train"), ("train", "control"), ("mine", "mine")]
+    train = sections[5]
+    assert train["log_completions"] and train["groups"]  # the recipe's log_completions: TRL's own table
+    group = train["groups"][0]
+    assert group["source"] == "completions" and group["problem"].startswith("Make ") and group["attempt"]
+    assert len(group["reflections"]) == 8 and all(isinstance(r["reward"], float) for r in group["reflections"])

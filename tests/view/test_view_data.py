@@ -106,3 +106,10 @@ def test_cli_writes_the_page_and_says_where(runs, tmp_path, capsys):
     text = out.read_text(encoding="utf-8")
     assert "http://" not in text.replace("http://www.w3.org", "") and "https://" not in text  # nothing fetched
     assert 'id="r3-data"' in text
+
+
+def test_the_api_writes_the_same_page(runs, tmp_path):
+    import r3
+
+    path = r3.view([runs["mine"]], tmp_path / "mine.html")
+    assert path == tmp_path / "mine.html" and '"kind":"mine"' in path.read_text(encoding="utf-8")
