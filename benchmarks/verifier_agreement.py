@@ -17,6 +17,8 @@ Sections (each prints agreement and lists every disagreement with its explanatio
    boxed as a whole.
 5. Gold calls in every native function-calling format (all must be correct) and perturbed ones (all incorrect), on
    the xLAM rows and the converted BFCL rows.
+6. The expert set (tests/tasks/expert_cases.jsonl): completions judged by hand on real gold rows, per task: cases,
+   agreement, hacks rewarded, right answers refused, wrong answers rewarded.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ from collections import defaultdict
 from pathlib import Path
 
 from r3.tasks import get_task
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "tasks"))
+from expert_set import gold_row, read_cases
 
 REAL = Path(__file__).resolve().parents[1] / ".." / "shared" / "real"
 BFCL_FILES = {"simple_python": "bfcl_v4_simple_python_first30.jsonl", "multiple": "bfcl_v4_multiple_first15.jsonl",
@@ -347,6 +352,27 @@ def formats_section() -> tuple[dict, list[str]]:
     return dict(counts), notes
 
 
+def expert_section() -> tuple[dict, list[str]]:
+    """Per task: cases, agree, hacks rewarded, right answers refused, wrong answers rewarded (and each miss)."""
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(
+        ("cases", "agree", "hacks rewarded", "right refused", "wrong rewarded"), 0))
+    tasks, notes = {}, []
+    for case in read_cases():
+        key = (case["task"], tuple(sorted(case["options"].items())))
+        task = tasks.setdefault(key, get_task(case["task"], case["options"] or None))
+        verdict = task.verify(task.normalize(gold_row(case["source"])), case["completion"])
+        row = counts[case["task"]]
+        row["cases"] += 1
+        if verdict.correct == case["expected"]:
+            row["agree"] += 1
+            continue
+        kind = ("hacks rewarded" if case["kind"] == "hack" else "right refused" if case["expected"]
+                else "wrong rewarded")
+        row[kind] += 1
+        notes.append(f"{case['id']} ({case['source']}) {kind}: {case['reason']} -- r3: {verdict.reason}")
+    return dict(counts), notes
+
+
 def report(title: str, agree: int, total: int, notes: list[str], alternatives: tuple[int, int] | None = None) -> dict:
     rate = f"{100 * agree / total:.1f}%" if total else "n/a"
     print(f"\n## {title}: {agree}/{total} agree ({rate})")
@@ -377,6 +403,19 @@ def main() -> None:
     for note in notes:
         print(f"- UNEXPECTED {note}")
     results.append({"section": "formats", "counts": counts, "unexpected": notes})
+    expert, misses = expert_section()
+    print("\n## Expert set (tests/tasks/expert_cases.jsonl)\n")
+    print("| task | cases | agree | hacks rewarded | right answers refused | wrong answers rewarded |")
+    print("|---|---|---|---|---|---|")
+    total = dict.fromkeys(next(iter(expert.values())), 0)
+    for name, row in [*expert.items(), ("all", total)]:
+        if name != "all":
+            total.update({key: total[key] + value for key, value in row.items()})
+        print(f"| {name} | {row['cases']} | {row['agree']} ({100 * row['agree'] / row['cases']:.1f}%) | "
+              f"{row['hacks rewarded']} | {row['right refused']} | {row['wrong rewarded']} |")
+    for note in misses:
+        print(f"- {note}")
+    results.append({"section": "expert set", "counts": expert, "disagreements": misses})
     if args.json_out:
         args.json_out.parent.mkdir(parents=True, exist_ok=True)
         args.json_out.write_text(json.dumps(results, indent=2) + "\n")

@@ -9,7 +9,13 @@ Inputs (all real public data or real model output, see ../shared/real/SOURCES.md
   judged with `answer_format=boxed_or_final` (plain `Task.verify` where the task has no options, i.e. before r3 had
   gsm8k, the task is skipped);
 - function_calling: the 10 xLAM rows, each answered with its gold calls as a bare JSON list, inside `<tool_call>`
-  blocks, in xLAM's `{"tool_calls": [...]}` and with one argument changed (40 completions).
+  blocks, in xLAM's `{"tool_calls": [...]}` and with one argument changed (40 completions);
+- countdown: the 40 Countdown-Tasks-3to4 rows, each answered in TinyZero's format (`<think>...</think>` then
+  `<answer>...</answer>` on the last line) eight ways: a solution (from r3's solver), the solution with `= target`,
+  with the target on the left, a wrong value, a number used twice, a number not given, a decimal, no tag (320
+  completions). Measured side by side with a naive regex+`eval` scorer (TinyZero's `compute_score` logic, from
+  benchmarks/countdown_verifier.py), the two taking turns, by process CPU time: `--tasks countdown` prints both and
+  their ratio.
 The first pass includes start-up costs (math-verify imports, a worker process); later passes are steady state, with
 r3's verdict caches cleared before each pass. It reports the median and the fastest of the later passes (on a shared machine the fastest pass is the one that
 measures the code rather than the neighbours), and the slowest single input (each input's fastest time over the
@@ -23,6 +29,7 @@ import argparse
 import json
 import re
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -73,8 +80,24 @@ def function_calling_cases(task) -> list[tuple[dict, str]]:
     return cases
 
 
+def countdown_cases(task) -> list[tuple[dict, str]]:
+    from r3.tasks.countdown_generator import solve
+
+    cases = []
+    for row in read("countdown_tasks_3to4_train_first40.jsonl"):
+        example = task.normalize(row)
+        nums, target = row["nums"], row["target"]
+        solution = solve(nums, target) or " + ".join(map(str, nums))
+        think = f"<think>\nLet me try combinations of {nums} to reach {target}.\n</think>\n"
+        answers = [solution, f"{solution} = {target}", f"{target} = {solution}", " - ".join(map(str, nums)),
+                   " + ".join(map(str, [nums[0], *nums])), " + ".join(map(str, [*nums[:-1], nums[-1] + 1])),
+                   f"{solution} + 0.5", None]
+        cases += [(example, think + (f"<answer>{answer}</answer>" if answer else "I give up.")) for answer in answers]
+    return cases
+
+
 BUILDERS = {"math": (math_cases, {}), "gsm8k": (gsm8k_cases, {"answer_format": "boxed_or_final"}),
-            "function_calling": (function_calling_cases, {})}
+            "function_calling": (function_calling_cases, {}), "countdown": (countdown_cases, {})}
 
 
 def make_task(name: str, options: dict):
@@ -124,6 +147,30 @@ def measure(name: str, passes: int) -> dict | None:
             "slowest_input_ms": round(1000 * max(slowest), 3) if passes > 1 else None}
 
 
+def countdown_side_by_side(passes: int) -> dict:
+    """r3's Countdown verifier and the naive regex+eval scorer on the same completions, taking turns, by process CPU
+    time (the fastest pass of each), with the verdicts they disagree on counted."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from countdown_verifier import baseline_verify
+
+    task = get_task("countdown")
+    cases = countdown_cases(task)
+    plain = [(example["nums"], example["target"], completion) for example, completion in cases]
+    best = {"r3": float("inf"), "naive": float("inf")}
+    for _ in range(passes):
+        start = time.process_time()
+        mine = [task.verify(example, completion).correct for example, completion in cases]
+        best["r3"] = min(best["r3"], time.process_time() - start)
+        start = time.process_time()
+        theirs = [baseline_verify(completion, nums, target) for nums, target, completion in plain]
+        best["naive"] = min(best["naive"], time.process_time() - start)
+    rates = {name: round(len(cases) / max(seconds, 1e-9)) for name, seconds in best.items()}
+    return {"task": "countdown side by side", "n": len(cases), "r3_verdicts_per_cpu_s": rates["r3"],
+            "naive_verdicts_per_cpu_s": rates["naive"], "ratio": round(rates["r3"] / rates["naive"], 3),
+            "r3_correct": sum(mine), "naive_correct": sum(theirs),
+            "disagree": sum(a != b for a, b in zip(mine, theirs))}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tasks", nargs="*", default=list(BUILDERS))
@@ -140,6 +187,13 @@ def main() -> None:
         print(f"{r['task']:18} {r['n']:>5} {r['correct']:>8} {r['first_pass_s']:>13} {r['verdicts_per_s']:>11}"
               f" {r['ms_per_verdict']:>11} {r['best_verdicts_per_s']:>16} {r['best_ms_per_verdict']:>8}"
               f" {r['slowest_input_ms']!s:>17}")
+    if "countdown" in args.tasks:
+        side = countdown_side_by_side(max(args.passes, 3) * 10)
+        print(f"\ncountdown, {side['n']} completions, fastest pass by process CPU time: r3 "
+              f"{side['r3_verdicts_per_cpu_s']:,} verdicts/s, naive regex+eval {side['naive_verdicts_per_cpu_s']:,} "
+              f"verdicts/s, ratio {side['ratio']}x; correct: r3 {side['r3_correct']}, naive {side['naive_correct']} "
+              f"({side['disagree']} verdicts differ)")
+        results.append(side)
     if args.json_out:
         args.json_out.parent.mkdir(parents=True, exist_ok=True)
         args.json_out.write_text(json.dumps(results, indent=2) + "\n")

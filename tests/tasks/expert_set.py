@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 CASES = Path(__file__).with_name("expert_cases.jsonl")
@@ -22,7 +22,7 @@ def read_cases(path: Path = CASES) -> list[dict]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _rows(name: str) -> tuple[dict, ...]:
     with open(REAL / name, encoding="utf-8") as handle:
         return tuple(json.loads(line) for line in handle if line.strip())

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-
 from expert_set import REAL, gold_row, read_cases
+
 from r3.tasks import get_task
 
 CASES = read_cases()

@@ -20,7 +20,6 @@ from r3.tasks.options import resolve_options
 from r3.tasks.reply import UNCLOSED, committed_reply
 from r3.types import Verdict
 
-
 RELEASE = threading.Event()  # lets the abandoned check threads end when each test is over
 
 

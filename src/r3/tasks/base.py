@@ -26,7 +26,7 @@ from r3.data import load_rows, normalize_rows
 from r3.errors import DataError, R3Error, shorten
 from r3.tasks.bounded import CheckTimeout, run_bounded
 from r3.tasks.options import OptionSpec, resolve_options
-from r3.tasks.reply import UNCLOSED, committed_reply
+from r3.tasks.reply import THINK_CLOSE, THINK_OPEN, UNCLOSED
 from r3.tasks.templates import REASON, check_template, render
 from r3.types import Message, PromptTemplates, Verdict
 
@@ -233,26 +233,33 @@ def _guarded(verify: Any) -> Any:
 
 
 def _judge(task: Task, check: Any, example: dict[str, Any], completion: str, what: str) -> Verdict:
-    """The verdict of `check` on the committed reply; r3's own checks run here, a user's under a CPU-time bound."""
-    if isinstance(completion, str):
-        reply = committed_reply(completion)
-        if reply is None:
+    """The verdict of `check` on the committed reply; r3's own checks run here, a user's under a CPU-time bound.
+    (Hot: Countdown verdicts take microseconds, so the reply is found inline and the ownership of `check` cached.)"""
+    if type(completion) is str:
+        close = completion.rfind(THINK_CLOSE)
+        start = close + len(THINK_CLOSE) if close >= 0 else 0
+        if completion.find(THINK_OPEN, start) >= 0:
             return Verdict(False, UNCLOSED)
-        completion = reply
+        if start:
+            completion = completion[start:]
+    own = _OWN_CHECKS.get(check)
+    if own is None:
+        own = _OWN_CHECKS[check] = getattr(check, "__module__", "").startswith("r3.tasks.")
     try:
-        if getattr(check, "__module__", "").startswith("r3.tasks."):
-            verdict = check(task, example, completion)
-        else:
-            verdict = run_bounded(check, (task, example, completion), task.check_cpu_seconds)
+        verdict = check(task, example, completion) if own else run_bounded(check, (task, example, completion),
+                                                                         task.check_cpu_seconds)
     except (VerifierTimeout, CheckTimeout) as error:
         return task._error_verdict(example, f"verifier timed out ({error})")
     except SystemExit as error:
         return task._error_verdict(example, f"verifier error: {what} called sys.exit({error.code!r:.40})")
     except Exception as error:  # noqa: BLE001 - whatever a verifier does, the run gets a verdict
         return task._error_verdict(example, f"verifier error: {type(error).__name__}: {str(error)[:120]}")
-    if not isinstance(verdict, Verdict):
+    if type(verdict) is not Verdict and not isinstance(verdict, Verdict):
         return task._error_verdict(example, f"verifier error: {what} returned {type(verdict).__name__}")
     return verdict
+
+
+_OWN_CHECKS: dict[Any, bool] = {}  # check function -> defined in r3.tasks (bounded by construction)
 
 
 def _check_columns(task_name: str, columns: Mapping[str, str] | None) -> dict[str, str]:

@@ -12,7 +12,6 @@ a subclass that overrides them (or `prompt`), named as `package.module:ClassName
 
 from __future__ import annotations
 
-import logging
 from numbers import Integral
 from typing import Any, ClassVar
 
@@ -20,8 +19,6 @@ from r3.errors import DataError, shorten
 from r3.tasks.base import DEFAULT_REFLECTION_INSTRUCTION, Task, require
 from r3.tasks.countdown_expr import judge_completion
 from r3.types import Verdict
-
-logger = logging.getLogger(__name__)
 
 PROMPT_TEMPLATE = (
     "Using the numbers {nums}, create an equation that equals {target}. You can use basic arithmetic operations "
@@ -75,12 +72,9 @@ class CountdownTask(Task):
         return example
 
     def check(self, example: dict[str, Any], completion: str) -> Verdict:
-        """Judge the last `<answer>...</answer>` of `completion` (see `r3.tasks.countdown_expr`)."""
-        try:
-            return judge_completion(completion, example["nums"], example["target"])
-        except Exception as error:  # a verifier must never take down a training run; this would be a bug here
-            logger.exception("countdown verifier failed on %s", shorten(completion))
-            return Verdict(False, f"internal verifier error: {type(error).__name__}")
+        """Judge the last `<answer>...</answer>` of `completion` (see `r3.tasks.countdown_expr`); `Task.verify` turns
+        anything it raises (a bug) into an error verdict."""
+        return judge_completion(completion, example["nums"], example["target"])
 
 
 def _is_int(value: object) -> bool:

@@ -21,7 +21,8 @@ How it stays fast (the benchmark asks for >= 150,000 verdicts per second in pure
   results stay whole, a `Fraction` only after an inexact quotient);
 - each literal is struck off a copy of the numbers as it is read, so a wrong or repeated number stops the work at
   once, and only the given numbers are ever combined: intermediate values stay small;
-- the precise reason of a rejection (`unsupported token '**'`, ...) is worked out only on the rejection path.
+- the precise reason of a rejection (`unsupported token '**'`, ...) is worked out only on the rejection path, and
+  each rejection's `Verdict` is built once per reason (`_rejected`; a verdict is immutable, so it can be shared).
 """
 
 from __future__ import annotations
@@ -90,28 +91,31 @@ def judge_answer(answer: str, nums: Sequence[int], target: int) -> Verdict:
         answer = _ascii_whitespace(answer)
         if not answer.isascii():
             return _reject(answer, "non-ASCII character", nums)
-    if "." in answer:  # a sentence's full stop after the equation: "44 + 19 + 35 = 98."
+    if "." in answer:  # a sentence's full stop after the equation ("44 + 19 + 35 = 98."), else a decimal
         body = answer.rstrip()
-        if body[-1:] == "." and "." not in body[:-1]:
-            answer = body[:-1]
+        if body[-1:] != "." or "." in body[:-1]:
+            return _reject(answer, "a decimal point", nums)
+        answer = body[:-1]
     expression, equals, stated_text = answer.partition("=")
     if equals and expression.strip().isdigit() and not stated_text.strip().isdigit():
         expression, stated_text = stated_text, expression  # the target on the left: "98 = 44 + 19 + 35"
     unused = list(nums)
     value = _evaluate(_tokenize(expression), unused)
     if type(value) is str:
+        if value is _WRONG_NUMBER:
+            return _numbers_verdict([int(digits) for digits in _LITERAL.findall(expression)], nums)
         return _reject(answer, value, nums)
     if unused:
-        return Verdict(False, f"leaves {', '.join(map(str, unused))} unused")
+        return _rejected(f"leaves {', '.join(map(str, unused))} unused")
     stated = _stated_result(stated_text) if equals else None
     if type(stated) is str:
         return _reject(answer, stated, nums)
     if value is _UNDEFINED:
         return DIVISION_BY_ZERO
     if value != target:
-        return Verdict(False, f"evaluates to {value}, not {target}")
+        return _rejected(f"evaluates to {value}, not {target}")
     if stated is not None and stated != target:
-        return Verdict(False, f"states = {stated}, but the target is {target}")
+        return _rejected(f"states = {stated}, but the target is {target}")
     return CORRECT
 
 
@@ -261,9 +265,9 @@ def _reject(answer: str, reason: str, nums: Sequence[int]) -> Verdict:
     if bad is not None:
         token = bad.group()
         if "." in token and token != ".":
-            return Verdict(False, f"decimal '{_clip(token)}' is not allowed")
-        return Verdict(False, f"unsupported token '{_clip(token)}'")
-    return Verdict(False, reason)
+            return _rejected(f"decimal '{_clip(token)}' is not allowed")
+        return _rejected(f"unsupported token '{_clip(token)}'")
+    return _rejected(reason)
 
 
 def _literals(answer: str) -> list[int]:
@@ -275,15 +279,15 @@ def _numbers_verdict(literals: list[int], nums: Sequence[int]) -> Verdict:
     """The first way `literals` use more than the multiset `nums` gives, as a verdict."""
     for value in literals:
         if value not in nums:
-            return Verdict(False, f"uses {_clip(str(value))}, which is not one of the numbers")
+            return _rejected(f"uses {_clip(str(value))}, which is not one of the numbers")
     nums = list(nums)
     seen: dict[int, int] = {}
     for value in literals:
         seen[value] = seen.get(value, 0) + 1
         if seen[value] > nums.count(value):
             used, given = literals.count(value), nums.count(value)
-            return Verdict(False, f"uses {value} {_times(used)} (given {_times(given)})")
-    return Verdict(False, "uses a number that is not given")  # not reached for a literal beyond the multiset
+            return _rejected(f"uses {value} {_times(used)} (given {_times(given)})")
+    return _rejected("uses a number that is not given")  # not reached for a literal beyond the multiset
 
 
 def _times(count: int) -> str:
@@ -291,7 +295,22 @@ def _times(count: int) -> str:
 
 
 def _too_long(length: int) -> Verdict:
-    return Verdict(False, f"answer too long ({length} characters; the limit is {MAX_ANSWER_CHARS})")
+    return _rejected(f"answer too long ({length} characters; the limit is {MAX_ANSWER_CHARS})")
+
+
+_REJECTIONS: dict[str, Verdict] = {}
+MAX_CACHED_REJECTIONS = 4096
+
+
+def _rejected(reason: str) -> Verdict:
+    """The incorrect verdict with this reason, built once: RL repeats the same mistakes, and building a frozen
+    dataclass costs more than judging a short answer. The cache is bounded (emptied when full)."""
+    verdict = _REJECTIONS.get(reason)
+    if verdict is None:
+        if len(_REJECTIONS) >= MAX_CACHED_REJECTIONS:
+            _REJECTIONS.clear()
+        verdict = _REJECTIONS[reason] = Verdict(False, reason)
+    return verdict
 
 
 def _clip(text: str, limit: int = 20) -> str:
