@@ -15,6 +15,8 @@ import html
 import json
 import logging
 import re
+import sys
+import types
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
@@ -112,5 +114,15 @@ def write_page(runs: list[str | Path], out: str | Path) -> Path:
     logger.debug("wrote %s (%.1f MB)", out, out.stat().st_size / 1e6)
     return out
 
+
+class _CallableModule(types.ModuleType):
+    """`r3.view(runs, out)` is the API (`r3.api.view`), and `r3.view` is also this package's name: once the package
+    is imported, Python binds the attribute `r3.view` to the module, so the module answers the call the same way."""
+
+    def __call__(self, runs: list[str | Path], out: str | Path = "view.html") -> Path:
+        return write_page(list(runs), out)
+
+
+sys.modules[__name__].__class__ = _CallableModule
 
 __all__ = ["embed_json", "page_data", "render", "write_page"]
