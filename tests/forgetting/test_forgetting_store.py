@@ -61,3 +61,24 @@ def test_hand_corrupted_results_rerun_the_benchmark_or_name_the_line(tmp_path, m
         store.items_path("gsm8k").write_text('{"task": "gsm8k"}\nnot json\n')
         with pytest.raises(R3Error, match=r"gsm8k.jsonl, line 2: not JSON"):
             store.items("gsm8k")
+
+
+def test_a_symlinked_model_folder_in_the_run_is_never_written_or_emptied_through(tmp_path, models):
+    """`base -> ../user-folder` inside the run: saving is refused naming the link, --overwrite deletes nothing there."""
+    out, user = tmp_path / "out", tmp_path / "user-folder"
+    with open_run(out, models) as run:
+        ResultStore(out / "base", run).save("gsm8k", {"f": 1}, RESULTS, log_samples=False)
+    for path in sorted((out / "base").rglob("*"), reverse=True):
+        path.rmdir() if path.is_dir() else path.unlink()
+    (out / "base").rmdir()
+    user.mkdir()
+    (user / "benchmarks").mkdir()
+    (user / "benchmarks" / "gsm8k.json").write_text("the user's")
+    (user / "results.json").write_text("the user's")
+    (out / "base").symlink_to("../user-folder")
+    with open_run(out, models) as run, pytest.raises(R3Error, match="base is a symbolic link"):
+        ResultStore(out / "base", run).save("gsm8k", {"f": 1}, RESULTS, log_samples=False)
+    with open_run(out, {**models, "limit": 8}, overwrite=True):
+        pass
+    assert (user / "benchmarks" / "gsm8k.json").read_text() == "the user's"
+    assert (user / "results.json").read_text() == "the user's"
