@@ -30,7 +30,7 @@ function longText(text) {
   if (text.length <= CLIP_CHARS && lines <= CLIP_LINES) return body;
   body.classList.add("clipped");
   const label = () => body.classList.contains("clipped")
-    ? `show all (${text.length.toLocaleString()} characters, ${lines} lines)` : "collapse";
+    ? `show all (${text.length.toLocaleString()} characters${lines > 1 ? `, ${lines} lines` : ""})` : "collapse";
   const button = el("button", {class: "expand", type: "button"}, label());
   button.addEventListener("click", () => { body.classList.toggle("clipped"); button.textContent = label(); });
   return el("div", {class: "long"}, body, button);
