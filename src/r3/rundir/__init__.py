@@ -16,7 +16,9 @@ rerun could resume, refuse or mix results depending on the command. Here every c
   run created, once empty. It never deletes the directory itself, a folder it did not create or a foreign file.
 - A file the run is about to write that exists but is not in the manifest (a foreign `failures.jsonl`, say) is
   never replaced: the run is refused. Names are recorded in the manifest before the file is created (write-ahead),
-  so a kill between the two leaves nothing unaccounted for.
+  so a kill between the two leaves nothing unaccounted for. Names passed as `claims` are checked before the lock or
+  run.json exists, and a fresh run that ends in an error before any result is removed (`discard`): a refusal
+  writes nothing.
 - Nothing is written, created or deleted through a symbolic link below the directory (a subfolder linked elsewhere,
   a linked `.r3.lock` or run file): writes are refused naming the link, deletions leave it alone (`r3.rundir.paths`).
   Temporary files of atomic writes (`.NAME.r3-tmp`) are manifest names too, so a resume removes only its own.
