@@ -26,7 +26,7 @@ from r3.data import load_rows, normalize_rows
 from r3.errors import DataError, R3Error, shorten
 from r3.tasks.bounded import CheckTimeout, run_bounded
 from r3.tasks.options import OptionSpec, resolve_options
-from r3.tasks.reply import THINK_CLOSE, THINK_OPEN, UNCLOSED
+from r3.tasks.reply import UNCLOSED, committed_reply
 from r3.tasks.templates import REASON, check_template, render
 from r3.types import Message, PromptTemplates, Verdict
 
@@ -234,14 +234,11 @@ def _guarded(verify: Any) -> Any:
 
 def _judge(task: Task, check: Any, example: dict[str, Any], completion: str, what: str) -> Verdict:
     """The verdict of `check` on the committed reply; r3's own checks run here, a user's under a CPU-time bound.
-    (Hot: Countdown verdicts take microseconds, so the reply is found inline and the ownership of `check` cached.)"""
+    (Hot: Countdown verdicts take microseconds, so the ownership of `check` is cached.)"""
     if type(completion) is str:
-        close = completion.rfind(THINK_CLOSE)
-        start = close + len(THINK_CLOSE) if close >= 0 else 0
-        if completion.find(THINK_OPEN, start) >= 0:
+        completion = committed_reply(completion)
+        if completion is None:
             return Verdict(False, UNCLOSED)
-        if start:
-            completion = completion[start:]
     own = _OWN_CHECKS.get(check)
     if own is None:
         own = _OWN_CHECKS[check] = getattr(check, "__module__", "").startswith("r3.tasks.")
