@@ -113,3 +113,17 @@ def test_the_api_writes_the_same_page(runs, tmp_path):
 
     path = r3.view([runs["mine"]], tmp_path / "mine.html")
     assert path == tmp_path / "mine.html" and '"kind":"mine"' in path.read_text(encoding="utf-8")
+
+
+def test_a_system_prompt_shared_by_every_episode_is_carried_once(runs, tmp_path):
+    run = tmp_path / "system"
+    run.mkdir()
+    lines = []
+    for line in (runs["before"] / "episodes.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        record["prompt"] = [{"role": "system", "content": "You are careful."}, *record["prompt"]]
+        lines.append(json.dumps(record))
+    (run / "episodes.jsonl").write_text("\n".join(lines) + "\n")
+    section = page_data([run])["sections"][0]
+    assert section["system"] == "You are careful." and {e["system"] for e in section["episodes"]} == {None}
+    assert page_data([runs["before"]])["sections"][0]["system"] is None

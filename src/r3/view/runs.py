@@ -100,9 +100,15 @@ def eval_section(path: Path, name: str, episodes: list[Episode]) -> dict[str, An
         raise R3Error(f"{path / EPISODES_FILE}: no episodes yet")
     record = read_run(path) if (path / "summary.json").is_file() else None
     summary = [list(row) for row in summary_rows(record["summary"])] if record else []
+    cards = [episode_record(e) for e in episodes]
+    systems = {card["system"] for card in cards}
+    system = systems.pop() if len(systems) == 1 else None
+    if system is not None:  # the same system prompt in every episode: shown once, not carried 5,000 times
+        for card in cards:
+            card["system"] = None
     return {"kind": "eval", "name": name, "path": str(path), "model": record["model"] if record else None,
             "task": record["task"] if record else None, "finished": record is not None, "summary": summary,
-            "tags": EPISODE_TAGS, "episodes": [episode_record(e) for e in episodes]}
+            "system": system, "tags": EPISODE_TAGS, "episodes": cards}
 
 
 def change(a: Episode, b: Episode) -> str:

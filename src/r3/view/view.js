@@ -156,6 +156,7 @@ function drawEval(section, root) {
   if (section.summary.length) root.append(summaryTable(section.summary), el("p", {class: "note"},
     "shares with their 95% Wilson interval; truncated = stopped at the token budget"));
   else root.append(el("p", {class: "note"}, "unfinished run: no summary.json yet; its finished episodes are below"));
+  if (section.system) root.append(turn("system", "system prompt (the same in every episode)", null, section.system, null));
   filteredList(root, {
     items: section.episodes, noun: "episodes", makeList: () => cardList(episodeCard),
     placeholder: "search problems, attempts, reflections and the verifier's reasons",
