@@ -64,3 +64,18 @@ def test_real_chat_templates_render(name):
     if not folder.is_dir():
         pytest.skip(f"no {folder}")
     check_chat_template(folder)
+
+
+def test_a_checkpoint_of_another_model_is_named(tmp_path):
+    from r3.rundir.model_files import check_same_shapes
+
+    model = model_folder(tmp_path / "model", {"vocab_size": 10, "hidden_size": 4},
+                         {"model.embed_tokens.weight": ("F32", [10, 4], 160)})
+    same, other = tmp_path / "checkpoint-2", tmp_path / "checkpoint-4"
+    for folder, shape in ((same, [10, 4]), (other, [10, 8])):
+        folder.mkdir()
+        write_safetensors(folder / "model.safetensors", {"model.embed_tokens.weight": ("F32", shape, 40 * shape[1])})
+    check_same_shapes(same, model)
+    check_same_shapes(other, "org/hub-id")  # nothing local to compare with
+    with pytest.raises(R3Error, match=r"embed_tokens.weight has shape \[10, 8\], but .*model has \[10, 4\]"):
+        check_same_shapes(other, model)

@@ -191,3 +191,24 @@ def check_chat_template(folder: Path) -> None:
     except TemplateError as error:
         raise R3Error(f"{path}: the chat template fails ({type(error).__name__}: {shorten(str(error), 120)})") \
             from None
+
+
+def check_same_shapes(checkpoint: str | Path, model: str | Path) -> None:
+    """A checkpoint to resume against the model being trained: every tensor both declare has the same shape (a
+    checkpoint of another model is one line here, not a size-mismatch traceback after the model loaded). Nothing
+    to compare (a hub id, a GGUF file, adapter weights) passes."""
+    checkpoint, model = Path(checkpoint), Path(model).expanduser()
+    if not model.is_dir() or not checkpoint.is_dir():
+        return
+    ours = {name: info for path in sorted(model.glob("*.safetensors")) for name, info in _shapes(path)}
+    for path in sorted(checkpoint.glob("*.safetensors")):
+        for name, info in _shapes(path):
+            if name in ours and info != ours[name]:
+                raise R3Error(f"{path}: {name} has shape {info}, but {model} has {ours[name]}; the checkpoint is of "
+                              "another model: resume with the model it was trained from, or choose another "
+                              "output_dir")
+
+
+def _shapes(path: Path) -> list[tuple[str, Any]]:
+    return [(name, info.get("shape")) for name, info in safetensors_header(path).items() if isinstance(info, dict)]
+

@@ -173,9 +173,19 @@ def resolve_resume(output_dir: str | Path, resume_from_checkpoint: str | bool | 
 
     `resume_from_checkpoint`: None/False (the rerun rule of the module docstring), "last" or True (the newest
     complete checkpoint), or a path (that checkpoint, refused when torn). `settings` are this run's settings and
-    `saved_settings` those recorded beside the checkpoints (None: not recorded); both as plain mappings.
+    `saved_settings` those recorded beside the checkpoints (None: not recorded); both as plain mappings. A
+    checkpoint whose tensor shapes differ from the model's (`settings["model"]`) is refused before the model loads.
     """
-    output_dir = Path(output_dir)
+    chosen = _resolve(Path(output_dir), resume_from_checkpoint, settings, saved_settings, allow_missing_state)
+    if chosen is not None and settings is not None and isinstance(settings.get("model"), str):
+        from r3.rundir.model_files import check_same_shapes
+
+        check_same_shapes(chosen, settings["model"])
+    return chosen
+
+
+def _resolve(output_dir: Path, resume_from_checkpoint: str | bool | None, settings: dict[str, Any] | None,
+             saved_settings: dict[str, Any] | None, allow_missing_state: bool) -> str | None:
     if resume_from_checkpoint in (None, False, "", "none", "None"):
         return _rerun(output_dir, settings, saved_settings, allow_missing_state)
     if resume_from_checkpoint is True or resume_from_checkpoint == "last":
