@@ -72,9 +72,9 @@ def _train_dir(out: Path) -> Path:
     metrics = [{"step": s, "r3/retry_success": 0.1 * s, "r3/reflection_tokens": 30 - s, "frac_reward_zero_std": 0.5,
                 "loss": 0.01} for s in (1, 2, 3)]
     (out / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in metrics))
+    # samples.jsonl at steps 1 and 2; TRL's table (below) at steps 1 and 3: step 1's samples repeat the table's
     samples = [{"step": s, "problem_id": f"p{s}", "reflection": f"sample reflection at step {s}",
-                "retry": right(s), "correct": s == 3, "reason": "correct" if s == 3 else "evaluates to 1, not 2"}
-               for s in (1, 3)]
+                "retry": wrong(s), "correct": False, "reason": "evaluates to 1, not 2"} for s in (1, 2)]
     (out / "samples.jsonl").write_text("".join(json.dumps(s) + "\n" for s in samples))
     summary = {"steps": 3, "first_step": 0, "seconds": 3.0, "model_changed": True, "retry_success_start": None,
                "retry_success_end": None, "start_steps": [1, 1], "end_steps": [3, 3], "reflection_tokens_start": 29,

@@ -106,8 +106,8 @@ def test_model_output_with_markup_is_shown_as_text_and_runs_nothing(page):
 
 def test_training_and_mining_tabs(page):
     tab(page, "train")
-    assert count(page, "article.group") == 4  # a group per failed attempt and step: 2 from TRL's table, 2 samples
-    assert count(page, "article.group .turn.reflection") == 6
+    assert count(page, "article.group") == 3  # a group per failed attempt and step: 2 from TRL's table, 1 sample
+    assert count(page, "article.group .turn.reflection") == 5
     assert "zero_spread" in text(page, ".alarms li")
     assert page.evaluate(f"document.querySelector('{VISIBLE} img.curves').naturalWidth") > 100
     click(page, 'button[data-filter="none"]')

@@ -108,7 +108,9 @@ def train_section(path: Path, name: str) -> dict[str, Any]:
         lines = summary_lines(TrainSummary(**known)) if summary else []
     except TypeError:  # a summary from another version of r3: the page still shows the rest
         lines = []
-    reflections = completion_records(path) + sample_records(run.samples)
+    completions = completion_records(path)
+    logged = {r["step"] for r in completions}  # samples.jsonl repeats a few of the table's reflections: shown once
+    reflections = completions + sample_records([s for s in run.samples if s.get("step") not in logged])
     reflections.sort(key=lambda r: (r["step"] if isinstance(r["step"], int) else -1, r["source"]))
     alarms = [{"name": a.get("name"), "step": a.get("step"), "message": a.get("message")}
               for a in summary.get("alarms", []) if isinstance(a, dict)]
