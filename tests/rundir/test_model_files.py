@@ -79,3 +79,10 @@ def test_a_checkpoint_of_another_model_is_named(tmp_path):
     check_same_shapes(other, "org/hub-id")  # nothing local to compare with
     with pytest.raises(R3Error, match=r"embed_tokens.weight has shape \[10, 8\], but .*model has \[10, 4\]"):
         check_same_shapes(other, model)
+
+
+def test_a_model_with_custom_code_is_left_to_the_loader(tmp_path):
+    """Its config names classes in its own .py files (auto_map): transformers reads it only with trust_remote_code."""
+    folder = model_folder(tmp_path / "m", {"model_type": "my_arch", "auto_map": {"AutoConfig": "cfg.MyConfig"}},
+                          {"model.embed_tokens.weight": ("F32", [2, 2], 16)})
+    check_model_files(folder)

@@ -45,7 +45,8 @@ def check_model_files(model: str | Path) -> None:
                           if not (folder / str(s)).is_file()})
         if missing:
             raise R3Error(f"{index} lists weight files that are not there: {', '.join(missing[:3])}")
-    _check_config_loads(folder)
+    if "auto_map" not in config:  # custom code: read by transformers only with trust_remote_code, at load time
+        _check_config_loads(folder)
     check_chat_template(folder)
 
 
