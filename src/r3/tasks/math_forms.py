@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 from fractions import Fraction
+from functools import lru_cache
 
 _NUMBER_IN_TEXT = re.compile(r"\\(?:text|textrm|textbf|mathrm|mathbf|mbox)\s*\{\s*([-+]?\d[\d,.]*)\s*\}")
 _DIGIT_GROUP = re.compile(r"(?<=\d)(?:\{,\}|,\\!|\\[,!;: ]|~)\s*(?=\d{3}(?!\d))")
@@ -61,8 +62,7 @@ def _repeating_as_fraction(match: re.Match) -> str:
     sign, whole, fixed, repeat = match.groups()
     value = Fraction(int(whole or 0)) + Fraction(int(fixed or 0), 10 ** len(fixed))
     value += Fraction(int(repeat), (10 ** len(repeat) - 1) * 10 ** len(fixed))
-    value = -value if sign == "-" else value
-    return f"\\frac{{{value.numerator}}}{{{value.denominator}}}"
+    return f"{'-' if sign == '-' else ''}\\frac{{{value.numerator}}}{{{value.denominator}}}"
 
 
 def gold_is_interval(gold: str) -> bool:
@@ -132,6 +132,11 @@ def normalised(text: str) -> str:
     return _LAYOUT.sub("", text.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac"))
 
 
+@lru_cache(maxsize=4096)
+def _normalised_problem(problem: str) -> str:
+    return normalised(problem)
+
+
 def handed_back(answer: str, gold: str, problem: str | None) -> str | None:
     """Why the answer is the question handed back (None when it is not): copied from the problem, or unevaluated."""
     if _UNEVALUATED.search(answer) and not _UNEVALUATED.search(gold):
@@ -141,7 +146,7 @@ def handed_back(answer: str, gold: str, problem: str | None) -> str | None:
     mine, theirs = normalised(answer), normalised(gold)
     if mine == theirs or not _OPERATION.search(mine.lstrip("-+")):
         return None
-    text = normalised(problem)
+    text = _normalised_problem(problem)
     if theirs and theirs in text:
         return None
     start = text.find(mine)

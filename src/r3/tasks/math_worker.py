@@ -217,9 +217,9 @@ def _answer(request: dict[str, Any], handle: Any) -> dict[str, Any]:
     a C call that never returns to Python (the kernel ends the process; the caller sees it as a time-out)."""
     budget = float(request.get("cpu") or 0)
     if budget > 0 and _CPU_TIMER:
-        used = sum(os.times()[:2])
-        soft = int(used + 2 * budget + 3)
-        resource.setrlimit(resource.RLIMIT_CPU, (soft, _CPU_HARD))
+        soft = int(sum(os.times()[:2]) + 2 * budget + 3)
+        if _CPU_HARD == resource.RLIM_INFINITY or soft < _CPU_HARD:
+            resource.setrlimit(resource.RLIMIT_CPU, (soft, _CPU_HARD))
         signal.setitimer(signal.ITIMER_PROF, budget, 0.05)
     try:
         return handle(request)
