@@ -91,8 +91,7 @@ def mine(
             bar.batch_done(len(finished), note=f"kept {stats.queries_kept}, samples {stats.sample_ratio:.1%} of fixed")
     finally:
         bar.close()
-        record = {**stats.to_dict(), "provenance": store.provenance}
-        write_atomic(store.directory / STATS_FILE, json.dumps(record, indent=2) + "\n")
+        write_atomic(store.directory / STATS_FILE, json.dumps(stats.to_dict(), indent=2) + "\n")
     return stats
 
 

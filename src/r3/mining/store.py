@@ -93,11 +93,6 @@ class MiningStore:
     def done(self) -> set[int]:
         return set(self.ledger)
 
-    @property
-    def provenance(self) -> dict[str, Any]:
-        """This session's versions, commit, start and command (r3.provenance), as run.json records them."""
-        return self._dir.sessions[-1] if self._dir is not None and self._dir.sessions else {}
-
     def commit(self, finished: list[FinishedQuery]) -> None:
         """Append finished queries: kept rows first (fsynced), then their ledger lines (fsynced)."""
         if not finished:
