@@ -1,8 +1,8 @@
 """r3 agrees with an expert grader on every case of the expert set (tests/tasks/expert_cases.jsonl).
 
-The cases were judged by hand on real gold rows (../shared/real) before the rules they test were written: 212
-completions over the four built-in tasks, each a hack that must earn nothing, a right answer that must be rewarded,
-or an honest wrong answer. benchmarks/verifier_agreement.py reports the same set beside the reference graders.
+The cases were judged by hand on real gold rows (../shared/real): 212 completions over the four built-in tasks
+before the rules they test were written, 40 more (ids `heldout-*`) after; each a hack that must earn nothing, a right
+answer that must be rewarded, or an honest wrong answer. benchmarks/verifier_agreement.py reports the same set beside the reference graders.
 """
 
 from __future__ import annotations
