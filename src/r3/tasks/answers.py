@@ -142,6 +142,9 @@ def parse_number(text: str, question: str | None = None) -> Fraction | None:
     A scale word (`thousand`, `million`, `dozen`, a glued `k`) is applied, unless `question` asks in that unit
     ("How many dozens ..."): then it is the unit."""
     body = text.strip()
+    plain = _NUMBER.fullmatch(body)
+    if plain and len(body) <= 100:  # the common case, "18" or "1,000.5": no LaTeX to undo
+        return Fraction(body.replace(",", "").rstrip("."))
     if len(body) > 300:
         return None
     body = _LATEX_FRACTION.sub(r"\1/\2", body)
