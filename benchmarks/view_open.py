@@ -5,7 +5,7 @@
 
 It writes eval runs of synthetic Countdown episodes with the lengths a 1.5B instruct model produces (a first attempt
 of ~1,000 characters with its reasoning, a ~400-character reflection, a ~900-character retry; about one in four
-solved at once), builds the page with `r3.view.write_page` and opens it in a fresh headless Chromium each time
+solved at once), builds the page with `r3.viewer.write_page` and opens it in a fresh headless Chromium each time
 (Debian's `chromium`, driven over the DevTools pipe of tests/view/browser.py). "open" is the time from the start of
 navigation to the first frame drawn after the page's script ran (load event, then a requestAnimationFrame): what a
 person waits for before the first cards show. Filtering and searching all episodes are timed too. The target
@@ -29,7 +29,7 @@ from browser import Browser
 
 from r3.evaluation.stats import summarize
 from r3.types import Attempt, Completion, Episode, Verdict
-from r3.view import write_page
+from r3.viewer import write_page
 
 WORDS = ("let", "me", "try", "the", "numbers", "first", "then", "multiply", "add", "subtract", "so", "we", "get",
          "which", "is", "not", "target", "again", "check", "each", "used", "once")

@@ -13,7 +13,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "r3"
 LAYERS = [
     {"errors", "types", "stats", "provenance"},
-    {"data", "sample_data", "rundir", "chatml", "conversation"},
+    {"data", "sample_data", "rundir", "chatml", "conversation", "models"},
     {"tasks", "rewards"},
     {"config", "tiny_model"},
     {"generation"},
@@ -23,7 +23,7 @@ LAYERS = [
     {"evaluation"},
     {"forgetting", "sharding"},
     {"report"},
-    {"view"},
+    {"viewer"},
     {"api", "preflight"},
     {"demo"},
     {"cli", "__main__"},

@@ -122,7 +122,7 @@ def write_report(output_dir: Path) -> None:
 def view(runs: list[str | Path], out: str | Path = "view.html") -> Path:
     """Run `r3 view`: write one self-contained HTML page of eval, mine and train runs (or a demo directory's
     stages) to `out` and return its path. See docs/view.md."""
-    from r3.view import write_page
+    from r3.viewer import write_page
 
     return write_page(list(runs), out)
 

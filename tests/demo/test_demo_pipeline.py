@@ -84,7 +84,7 @@ def test_overwrite_removes_only_what_a_demo_wrote(tmp_path):
 
 
 def test_page_beside_the_report_shows_every_stage_and_the_reflections_trl_logged(demo_run):
-    from r3.view import page_data
+    from r3.viewer import page_data
 
     settings, report = demo_run
     assert (report.parent / "view.html").stat().st_size > 0

@@ -12,7 +12,7 @@ import os
 import pytest
 from browser import Browser, find_chromium
 
-from r3.view import write_page
+from r3.viewer import write_page
 
 if find_chromium() is None:
     if os.environ.get("CI"):

@@ -8,8 +8,8 @@ import pytest
 
 from r3.cli import main
 from r3.errors import R3Error
-from r3.view import embed_json, page_data, render, write_page
-from r3.view.runs import run_kind
+from r3.viewer import embed_json, page_data, render, write_page
+from r3.viewer.runs import run_kind
 
 
 def _sections(data: dict) -> dict[str, dict]:
@@ -106,6 +106,26 @@ def test_cli_writes_the_page_and_says_where(runs, tmp_path, capsys):
     text = out.read_text(encoding="utf-8")
     assert "http://" not in text.replace("http://www.w3.org", "") and "https://" not in text  # nothing fetched
     assert 'id="r3-data"' in text
+
+
+def test_a_page_is_replaced_but_a_users_file_or_a_link_never(runs, tmp_path, capsys):
+    out = tmp_path / "view.html"
+    write_page([runs["before"]], out)
+    write_page([runs["mine"]], out)  # a page r3 view wrote is replaced
+    assert '"kind":"mine"' in out.read_text(encoding="utf-8")
+    notes = tmp_path / "notes.html"
+    notes.write_text("<p>my notes</p>")
+    assert main(["view", str(runs["before"]), "--out", str(notes)]) == 2
+    assert "is not a page r3 view wrote" in capsys.readouterr().err
+    assert notes.read_text() == "<p>my notes</p>"
+    target = tmp_path / "elsewhere.html"
+    target.write_text("theirs")
+    link = tmp_path / "link.html"
+    link.symlink_to(target)
+    with pytest.raises(R3Error, match="symbolic link"):
+        write_page([runs["before"]], link)
+    assert target.read_text() == "theirs" and link.is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")) == []
 
 
 def test_the_api_writes_the_same_page(runs, tmp_path):

@@ -6,7 +6,7 @@
 The page opens from disk with no server and no network: its data is embedded as JSON and drawn by a small script
 (page.html, view.css and view.js beside this module). Model output is untrusted, so the script only ever inserts it
 as text, and the embedded JSON escapes `<`, `>` and `&`, so no `</script>` in a completion can end the data block.
-What each run shows is read in `r3.view.runs` (eval, pairs of eval runs, mining) and `r3.view.training`.
+What each run shows is read in `r3.viewer.runs` (eval, pairs of eval runs, mining) and `r3.viewer.training`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from __future__ import annotations
 import html
 import json
 import logging
+import os
 import re
-import sys
-import types
+import tempfile
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
@@ -24,13 +24,14 @@ from typing import Any
 
 from r3 import __version__
 from r3.errors import R3Error
-from r3.view.runs import comparison_section, eval_episodes, eval_section, mine_section, run_kind
-from r3.view.training import train_section
+from r3.viewer.runs import comparison_section, eval_episodes, eval_section, mine_section, run_kind
+from r3.viewer.training import train_section
 
 logger = logging.getLogger(__name__)
 
 DEMO_FILE = "demo.json"  # r3.demo.pipeline.SETTINGS_FILE: a directory holding it is a demo run
 DEMO_STAGES = ("eval_before", "eval_after", "eval_control", "train", "control", "mine")
+PAGE_MARKER = "<!-- r3 view: no request leaves this page"  # in page.html's head: how a page r3 wrote is known
 READERS = {"mine": mine_section, "train": train_section}  # eval runs: eval_section, with their episodes read once
 
 
@@ -104,25 +105,37 @@ def write_page(runs: list[str | Path], out: str | Path) -> Path:
     out = Path(out)
     if out.is_dir():
         raise R3Error(f"--out {out} is a directory; give the page's file name, e.g. {out / 'view.html'}")
+    _check_replaceable(out)
     data = page_data(runs)
     names = ", ".join(s["name"] for s in data["sections"] if s["kind"] != "compare")
     text = render(data, title=f"r3 view: {names}")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(out)
+    descriptor, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     logger.debug("wrote %s (%.1f MB)", out, out.stat().st_size / 1e6)
     return out
 
 
-class _CallableModule(types.ModuleType):
-    """`r3.view(runs, out)` is the API (`r3.api.view`), and `r3.view` is also this package's name: once the package
-    is imported, Python binds the attribute `r3.view` to the module, so the module answers the call the same way."""
+def _check_replaceable(out: Path) -> None:
+    """An existing `out` is replaced only when it is a page r3 view wrote (its marker near the top): a user's file of
+    the same name, or a symlink, is refused rather than overwritten (the rule every r3 writer follows)."""
+    if out.is_symlink():
+        raise R3Error(f"--out {out} is a symbolic link; r3 view does not write through links: give another file name")
+    if not out.exists():
+        return
+    if not out.is_file():
+        raise R3Error(f"--out {out} is not a regular file; give the page's file name")
+    with out.open("rb") as handle:
+        head = handle.read(2048)
+    if PAGE_MARKER.encode() not in head:
+        raise R3Error(f"--out {out} exists and is not a page r3 view wrote; r3 does not replace it: remove it or "
+                      "choose another file name")
 
-    def __call__(self, runs: list[str | Path], out: str | Path = "view.html") -> Path:
-        return write_page(list(runs), out)
-
-
-sys.modules[__name__].__class__ = _CallableModule
 
 __all__ = ["embed_json", "page_data", "render", "write_page"]
