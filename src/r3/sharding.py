@@ -62,8 +62,9 @@ class Shard:
 
     def batches(self, total: int, batch_size: int) -> range:
         """Evaluation: this shard's contiguous block of whole batches, as a range of example indices. Whole batches,
-        because an episode's seeds depend on its batch's start (r3.episodes.engine), so a shard runs exactly the
-        batches the unsharded run runs."""
+        so a shard runs exactly the batches the unsharded run runs: with the HF and vLLM backends an episode's seeds
+        are its own (r3.episodes.engine) and any split would do, but a generator without per-prompt seeds is seeded
+        by batch and phase."""
         count = -(-total // batch_size)
         per_shard = -(-count // self.count)
         return range(min(self.index * per_shard * batch_size, total),

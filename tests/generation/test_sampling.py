@@ -9,7 +9,7 @@ from test_hf_generator import make_prompts
 
 from r3.generation import load_generator
 from r3.generation.hf import HFGenerator
-from r3.generation.sampling import RowSampler, StepReporter, prompt_seeds, row_seeds
+from r3.generation.sampling import RowSampler, prompt_seeds, row_seeds
 from r3.types import SamplingParams
 
 
@@ -53,9 +53,7 @@ def test_unseeded_calls_follow_torch_global_seed(generator):
 
 def draw_counts(scores: torch.Tensor, rows: int, **warp) -> torch.Tensor:
     sampler = RowSampler(range(rows), device="cpu", **{"temperature": 1.0, "top_p": 1.0, "top_k": 0, **warp})
-    picked = sampler(torch.zeros((rows, 1), dtype=torch.long), scores.repeat(rows, 1))
-    assert torch.all((picked == 0).sum(dim=1) == 1)  # one token per row survives; generate's argmax takes it
-    return torch.bincount(picked.argmax(dim=1), minlength=scores.shape[-1])
+    return torch.bincount(sampler.draw(scores.repeat(rows, 1), list(range(rows))), minlength=scores.shape[-1])
 
 
 def test_gumbel_max_draws_from_the_warped_softmax():
@@ -72,14 +70,29 @@ def test_gumbel_max_draws_from_the_warped_softmax():
     assert top_p[2:].sum() == 0 and top_p[1] > 0
 
 
-def test_step_reporter_counts_rows_still_generating():
-    seen: list[tuple[int, int]] = []
-    reporter = StepReporter(prompt_width=2, stop_ids=[9], on_tokens=lambda step, count: seen.append((step, count)))
-    scores = torch.zeros((3, 10))
-    reporter(torch.tensor([[1, 2], [1, 2], [1, 2]]), scores)
-    reporter(torch.tensor([[1, 2, 9], [1, 2, 4], [1, 2, 4]]), scores)  # row 0 stopped
-    reporter(torch.tensor([[1, 2, 9, 0], [1, 2, 4, 9], [1, 2, 4, 5]]), scores)  # row 1 stopped, row 0 padded
-    assert seen == [(1, 3), (2, 2), (3, 1)]
+def test_a_row_draws_from_its_own_stream_whichever_rows_are_in_flight():
+    scores = torch.randn(4, 50)
+    sampler = RowSampler([7, 8, 9, 10], temperature=1.0, top_p=1.0, top_k=0, device="cpu")
+    everyone = sampler.draw(scores, [0, 1, 2, 3])
+    alone = RowSampler([7, 8, 9, 10], temperature=1.0, top_p=1.0, top_k=0, device="cpu")
+    assert alone.draw(scores[2:3], [2]).item() == everyone[2].item()
+
+
+def test_greedy_matches_transformers_generate(generator):
+    """r3's own decoding loop (finished rows dropped from the batch) gives `model.generate`'s greedy tokens."""
+    from transformers import GenerationConfig
+
+    prompts = generator.encode(make_prompts(6, seed=2))
+    params = SamplingParams(temperature=0, max_new_tokens=10)
+    ours = [samples[0].token_ids for samples in generator.generate_ids(prompts, params)]
+    config = GenerationConfig(do_sample=False, max_new_tokens=10, eos_token_id=generator.stop_token_ids,
+                              pad_token_id=generator.pad_token_id)
+    stops = set(generator.stop_token_ids)
+    for ids, expected in zip(prompts, ours):
+        output = generator.model.generate(input_ids=torch.tensor([ids]), generation_config=config)[0, len(ids):]
+        tokens = output.tolist()
+        cut = next((i for i, t in enumerate(tokens) if t in stops), len(tokens))
+        assert tuple(tokens[:cut]) == expected
 
 
 def test_generate_reports_every_step(generator):

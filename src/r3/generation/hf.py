@@ -1,20 +1,19 @@
-"""Generation with Hugging Face transformers: `model.generate` over left-padded, length-sorted batches.
+"""Generation with Hugging Face transformers: r3's decoding loop over left-padded, length-sorted batches.
 
     from r3.generation.hf import HFGenerator
     generator = HFGenerator.from_pretrained("runs/tiny")            # or a hub id; CUDA -> bf16, CPU -> float32
     generator.generate([[{"role": "user", "content": "hi"}]], SamplingParams(n=2, max_new_tokens=32, seed=0))
 
 Why it is written the way it is:
-- Sampling settings are explicit. `model.generate` fills every unset field from the checkpoint's
-  `generation_config.json` (Qwen2.5-Instruct ships top_k=20 and repetition_penalty=1.05) and then from global
-  defaults (top_k=50). While generating, the model's generation config is swapped for one that holds only token ids,
-  so r3 samples exactly what `SamplingParams` says - temperature, top-k (0 = off), top-p, as TRL does.
+- Sampling settings are explicit: exactly what `SamplingParams` says - temperature, top-k (0 = off), top-p, as TRL
+  does. The checkpoint's `generation_config.json` (Qwen2.5-Instruct ships top_k=20 and repetition_penalty=1.05) is
+  never read, because r3 runs its own loop (`r3.generation.decode`) instead of `model.generate`.
 - Each sample draws from its own seeded random stream (`r3.generation.sampling.RowSampler`), never from one stream
   shared by the batch: what a prompt samples does not depend on the prompts beside it, so batch size and
   interruptions do not change a run's episodes. `generate(..., seeds=[...])` takes one seed per prompt.
 - Prompts are sorted by length and left-padded, so a batch wastes little compute on padding and every row's last
-  prompt token sits at the same position; `generate` derives position ids from the attention mask, which makes
-  greedy batched output equal to unbatched output.
+  prompt token sits at the same position; position ids come from the attention mask, which makes greedy batched
+  output equal to unbatched output. Rows that have stopped leave the batch (`r3.generation.decode`).
 - A completion ends at the first stop token (the tokenizer's eos, the generation config's eos ids, `<|im_end|>`,
   Phi-3.5's `<|end|>`). `num_tokens` counts generated tokens up to and including it; the text and `token_ids`
   exclude it.
@@ -150,11 +149,11 @@ class HFGenerator:
         self, token_lists: list[list[int]], params: SamplingParams, seeds: list[int] | None,
         on_tokens: Callable[[int, int], None] | None,
     ) -> list[Completion]:
-        """One `generate` call over `len(seeds)` rows (prompt-major), or one greedy row per prompt without seeds."""
+        """One decoding loop over `len(seeds)` rows (prompt-major), or one greedy row per prompt without seeds."""
         import torch
-        from transformers import GenerationConfig, LogitsProcessorList
 
-        from r3.generation.sampling import RowSampler, StepReporter
+        from r3.generation.decode import decode
+        from r3.generation.sampling import RowSampler
 
         per_prompt = 1 if seeds is None else len(seeds) // len(token_lists)
         rows = [ids for ids in token_lists for _ in range(per_prompt)]
@@ -168,22 +167,14 @@ class HFGenerator:
         if budget < params.max_new_tokens:
             logger.warning("prompts of %d tokens leave room for only %d new tokens in the context", width, budget)
         device = self.model.device
-        processors = LogitsProcessorList()
-        if seeds is not None:  # sampling: each row draws from its own generator, then generate's argmax picks it
-            processors.append(RowSampler(seeds, temperature=params.temperature, top_p=params.top_p,
-                                         top_k=params.top_k, device=device))
-        if on_tokens is not None:
-            processors.append(StepReporter(width, self.stop_token_ids, on_tokens))
-        config = GenerationConfig(
-            max_new_tokens=budget, do_sample=False, eos_token_id=self.stop_token_ids, pad_token_id=self.pad_token_id,
-            use_cache=True,
-        )
-        output = self.model.generate(
-            input_ids=input_ids.to(device), attention_mask=attention_mask.to(device), generation_config=config,
-            logits_processor=processors,
-        )
-        new_tokens = output[:, width:].tolist()  # [len(rows), <= budget]
-        return [self._completion(tokens, budget) for tokens in new_tokens]
+        if seeds is None:
+            choose = _greedy
+        else:  # each row draws from its own generator (r3.generation.sampling)
+            choose = RowSampler(seeds, temperature=params.temperature, top_p=params.top_p, top_k=params.top_k,
+                                device=device).draw
+        generated = decode(self.model, input_ids.to(device), attention_mask.to(device), budget=budget,
+                           stop_ids=self.stop_token_ids, choose=choose, on_tokens=on_tokens)
+        return [self._completion(tokens, budget) for tokens in generated]
 
     def _completion(self, tokens: list[int], budget: int) -> Completion:
         stops = set(self.stop_token_ids)
@@ -192,7 +183,7 @@ class HFGenerator:
                 text = self.tokenizer.decode(tokens[:position], skip_special_tokens=True)
                 return Completion(text=text, num_tokens=position + 1, finish_reason="stop",
                                   token_ids=tuple(tokens[:position]))
-        # No stop token: the row ran until the budget (rows that finish early are padded after their stop token).
+        # No stop token: the row ran until the budget.
         text = self.tokenizer.decode(tokens[:budget], skip_special_tokens=True)
         return Completion(text=text, num_tokens=min(len(tokens), budget), finish_reason="length",
                           token_ids=tuple(tokens[:budget]))
@@ -207,23 +198,21 @@ class HFGenerator:
 
     @contextlib.contextmanager
     def _generation_mode(self) -> Iterator[None]:
-        """Eval mode, no autograd, and a generation config that holds only token ids (see the module docstring)."""
+        """Eval mode and no autograd for the block; the model's train/eval mode is restored afterwards."""
         import torch
-        from transformers import GenerationConfig
 
-        model, saved_config, was_training = self.model, self.model.generation_config, self.model.training
-        model.generation_config = GenerationConfig(
-            bos_token_id=saved_config.bos_token_id,
-            eos_token_id=self.stop_token_ids,
-            pad_token_id=self.pad_token_id,
-        )
+        model, was_training = self.model, self.model.training
         model.eval()
         try:
             with torch.inference_mode():
                 yield
         finally:
-            model.generation_config = saved_config
             model.train(was_training)
+
+
+def _greedy(scores: Any, rows: list[int]) -> Any:
+    """The most likely token of each row (ties: the lowest id, as `generate` picks)."""
+    return scores.argmax(dim=-1)
 
 
 def load_model_and_tokenizer(
