@@ -74,3 +74,20 @@ def test_run_json_lists_each_session_and_a_version_change_still_resumes(tmp_path
         assert run.resumed
     sessions = json.loads((tmp_path / "run" / RUN_FILE).read_text())["r3_run"]["sessions"]
     assert [s["packages"].get("torch") for s in sessions] == [session["packages"]["torch"], "9.9.9"]
+
+
+def test_the_eval_summary_names_the_session_that_wrote_it(tmp_path: Path):
+    from r3.evaluation.config import EvalConfig
+    from r3.evaluation.run import evaluate
+    from r3.types import Completion
+
+    class Constant:
+        def generate(self, prompts, params):
+            return [[Completion("<answer>1 + 1</answer>", num_tokens=5)] for _ in prompts]
+
+    settings = EvalConfig(model="constant", task="countdown", data="sample:countdown", limit=2, out=str(tmp_path),
+                          progress=False)
+    evaluate(settings, generator=Constant())
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    sessions = json.loads((tmp_path / RUN_FILE).read_text())["r3_run"]["sessions"]
+    assert summary["provenance"] == sessions[-1] and summary["provenance"]["packages"]["transformers"]
