@@ -70,7 +70,6 @@ def test_bar_moves_within_a_phase_names_it_and_ends_at_the_total() -> None:
         bar.on_tokens(step, 4)
     # half the first phase's budget: 100 of 250 budget tokens, half of it -> a fifth of the batch's 4 items
     assert abs(bar.bar.n - 4 * 0.2) < 1e-9
-    bar._show(force=True)
     text = bar.bar.postfix
     assert "2/8 done" in text and "batch 1/2" in text and "first attempt: 4 prompts, token 50/100" in text
     assert "200 tok" in text and "tok/s" in text

@@ -43,13 +43,13 @@ class GenerationProgress(PhaseHooks):
         from tqdm.auto import tqdm
 
         self.bar: Any = tqdm(total=max(total - initial, 0), desc=desc, disable=not enabled, dynamic_ncols=True,
-                             bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed}<{remaining} {postfix}")
-        self.total, self.done = total, initial
+                             bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed}<{remaining}{postfix}")
+        self.total, self.done, self.initial = total, initial, initial
         self.batches, self.batch_index = batches, 0
         self.batch_items, self.budgets, self.spent = 0, [1], 0.0  # the batch in progress; spent: its share so far
         self.phase, self.prompts, self.step, self.budget = "", 0, 0, 1
         self.phase_start_share = 0.0
-        self.tokens, self.started, self.last_refresh = 0, time.monotonic(), 0.0
+        self.tokens, self.started = 0, time.monotonic()
         self.note = ""
 
     def batch_started(self, items: int, phase_budgets: Sequence[int]) -> None:
@@ -75,11 +75,11 @@ class GenerationProgress(PhaseHooks):
 
     def batch_done(self, items: int, note: str = "") -> None:
         """The batch in progress is over and `items` items are finished (the bar jumps past skipped phases)."""
-        self.bar.update(items - self.spent * self.batch_items)
+        self.done, self.note = self.done + items, note
+        self._show()  # the text first, so that the redraw below shows it with the new position
+        self.bar.update(self.done - self.initial - self.bar.n)  # exactly the items done: no rounding left over
         self.spent, self.batch_items = 0.0, 0
-        self.done += items
-        self.note = note
-        self._show(force=True)
+        self.bar.refresh()
 
     def close(self) -> None:
         self.bar.close()
@@ -96,11 +96,8 @@ class GenerationProgress(PhaseHooks):
             self.spent = share
 
     def _show(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self.last_refresh < 0.5:
-            return
-        self.last_refresh = now
-        rate = self.tokens / max(now - self.started, 1e-9)
+        """Set the bar's text (cheap); tqdm redraws it at its own pace, at once when `force` (a new phase)."""
+        rate = self.tokens / max(time.monotonic() - self.started, 1e-9)
         parts = [f"{self.done}/{self.total} done"]
         if self.batches:
             parts.append(f"batch {self.batch_index}/{self.batches}")
@@ -109,7 +106,7 @@ class GenerationProgress(PhaseHooks):
         parts.append(f"{_short(self.tokens)} tok, {rate:.0f} tok/s")
         if self.note:
             parts.append(self.note)
-        self.bar.set_postfix_str(" · ".join(parts), refresh=True)
+        self.bar.set_postfix_str(" · ".join(parts), refresh=force)
 
 
 def _short(count: int) -> str:

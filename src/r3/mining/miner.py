@@ -135,7 +135,7 @@ def _sample_round(
             prompts.append(state.prompt)
             seeds.append(sample_seed(config.seed, state.problem_id, state.drawn + offset))
             owners.append(state)
-    hooks.phase_started(f"sampling {len(prompts)} of {len(states)} queries", len(prompts), params.max_new_tokens)
+    hooks.phase_started(f"round of {len(states)} queries", len(prompts), params.max_new_tokens)
     completions = _generate(generator, prompts, params, seeds if seeded else None, call_seed, hooks)
     for state, completion in zip(owners, completions):  # owners are grouped by query, in sample order
         verdict = task.verify(state.example, completion.text)
