@@ -14,7 +14,7 @@ Tokens counted are those a user gets: each row's tokens up to and including its 
 
 Experiments: `prefill` measures how much of a reflection-shaped call (prompt + a 128-token attempt + instruction)
 goes to processing the prompt, the most that reusing the shared prefix's KV cache could save; `dtype` compares
-float32 and bfloat16 weights; `compile` times `torch.compile` of the forward with a static cache.
+float32 and bfloat16 weights (greedy, r3's loop).
 
 The machine is shared: every row states the load average around it, and CPU seconds (`time.process_time`) next to
 wall seconds; tokens per CPU-second is the steadier number under load. Write results with `--out FILE.json`.
@@ -153,17 +153,6 @@ def dtypes(model: str, batch: int, new_tokens: int) -> list[dict]:
     return rows
 
 
-def compiled(generator: HFGenerator, batch: int, new_tokens: int) -> list[dict]:
-    """`torch.compile` of the forward with a static cache; the first call pays for compilation."""
-    rows = compare(generator, [batch], new_tokens, ["r3-greedy"])
-    generator.model.generation_config.cache_implementation = "static"
-    generator.model.forward = torch.compile(generator.model.forward, mode="reduce-overhead", dynamic=False)
-    for attempt in ("compile + first call", "second call"):
-        rows += [{"experiment": "compile", "call": attempt, **row}
-                 for row in compare(generator, [batch], new_tokens, ["r3-greedy"])]
-    return rows
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="a local HF model folder (e.g. SmolLM2-135M-Instruct)")
@@ -171,7 +160,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 8, 32, 64])
     parser.add_argument("--new-tokens", type=int, default=32)
     parser.add_argument("--sides", nargs="+", default=["raw", "r3", "raw-greedy", "r3-greedy"])
-    parser.add_argument("--experiment", choices=["compare", "prefill", "dtype", "compile"], default="compare")
+    parser.add_argument("--experiment", choices=["compare", "prefill", "dtype"], default="compare")
     parser.add_argument("--out", help="append the rows to this JSON file")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -184,10 +173,8 @@ def main() -> None:
             rows += compare(generator, args.batch, args.new_tokens, args.sides)
         elif args.experiment == "prefill":
             rows += [{"threads": threads, **row} for b in args.batch for row in prefill_share(generator, b, 64)]
-        elif args.experiment == "dtype":
-            rows += dtypes(args.model, args.batch[0], args.new_tokens)
         else:
-            rows += compiled(generator, args.batch[0], args.new_tokens)
+            rows += dtypes(args.model, args.batch[0], args.new_tokens)
     header = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "torch": torch.__version__,
               "model": args.model, "new_tokens": args.new_tokens}
     print(json.dumps({"machine": header, "rows": rows}, indent=1))
