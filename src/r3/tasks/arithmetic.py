@@ -32,7 +32,7 @@ RETRY_INSTRUCTION = "Using your reflection, what is {expression}? Reply with onl
 REFLECTION_INSTRUCTION = ("Your answer to {expression} was wrong. In one sentence, say how to compute it correctly, "
                           "step by step.")
 _TOKEN = re.compile(r"\s*(\d+|[-+*])")
-_INTEGER = re.compile(r"-?\d[\d,]*")
+_INTEGER = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?!\d)")  # 1,000 is one integer; 1,1 is two
 MAX_EXPRESSION_CHARS = 200
 
 
