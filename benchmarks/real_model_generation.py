@@ -14,7 +14,8 @@ Tokens counted are those a user gets: each row's tokens up to and including its 
 
 Experiments: `prefill` measures how much of a reflection-shaped call (prompt + a 128-token attempt + instruction)
 goes to processing the prompt, the most that reusing the shared prefix's KV cache could save; `dtype` compares
-float32 and bfloat16 weights (greedy, r3's loop).
+float32 and bfloat16 weights (greedy, r3's loop); `episodes` runs whole episodes without and with
+`reuse_prefix` (the KV cache of the shared prefix kept between phases) and says whether they came out the same.
 
 The machine is shared: every row states the load average around it, and CPU seconds (`time.process_time`) next to
 wall seconds; tokens per CPU-second is the steadier number under load. Write results with `--out FILE.json`.
@@ -153,6 +154,34 @@ def dtypes(model: str, batch: int, new_tokens: int) -> list[dict]:
     return rows
 
 
+def episodes(model: str, batch: int, new_tokens: int) -> list[dict]:
+    """Whole episodes (attempt, reflection, retry; temperature 1, seed 0) without and with prefix KV reuse."""
+    from r3.episodes import EpisodeConfig, run_episodes
+
+    base = load_generator(model, batch_size=batch)
+    task = get_task("countdown")
+    examples = task.load("sample:countdown", None, batch)
+    attempt = SamplingParams(temperature=1.0, max_new_tokens=new_tokens, seed=0)
+    config = EpisodeConfig(max_attempts=2, attempt_params=attempt, batch_size=batch,
+                           reflection_params=SamplingParams(temperature=1.0, max_new_tokens=new_tokens // 2, seed=0))
+    rows, outputs = [], []
+    for reuse in (False, True):
+        generator = HFGenerator(base.model, base.tokenizer, batch_size=batch, reuse_prefix=reuse)
+
+        def run(generator=generator):
+            done = [e for b in run_episodes(task, generator, examples, config) for e in b]
+            outputs.append([e.to_dict() for e in done])
+            return [[0] * (sum(a.num_tokens for a in e.attempts) + sum(r.num_tokens for r in e.reflections))
+                    for e in done]
+
+        row = {"experiment": "episodes", "reuse_prefix": reuse, "batch": batch, **timed(run)}
+        row.pop("rows")
+        rows.append(row)
+        logger.info("%s", row)
+    rows[-1]["same_episodes"] = outputs[0] == outputs[1]
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="a local HF model folder (e.g. SmolLM2-135M-Instruct)")
@@ -160,7 +189,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 8, 32, 64])
     parser.add_argument("--new-tokens", type=int, default=32)
     parser.add_argument("--sides", nargs="+", default=["raw", "r3", "raw-greedy", "r3-greedy"])
-    parser.add_argument("--experiment", choices=["compare", "prefill", "dtype"], default="compare")
+    parser.add_argument("--experiment", choices=["compare", "prefill", "dtype", "episodes"], default="compare")
     parser.add_argument("--out", help="append the rows to this JSON file")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -173,8 +202,10 @@ def main() -> None:
             rows += compare(generator, args.batch, args.new_tokens, args.sides)
         elif args.experiment == "prefill":
             rows += [{"threads": threads, **row} for b in args.batch for row in prefill_share(generator, b, 64)]
-        else:
+        elif args.experiment == "dtype":
             rows += dtypes(args.model, args.batch[0], args.new_tokens)
+        else:
+            rows += episodes(args.model, args.batch[0], args.new_tokens)
     header = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "torch": torch.__version__,
               "model": args.model, "new_tokens": args.new_tokens}
     print(json.dumps({"machine": header, "rows": rows}, indent=1))

@@ -33,17 +33,23 @@ def decode(
     stop_ids: Sequence[int],
     choose: Callable[[torch.Tensor, list[int]], torch.Tensor],
     on_tokens: Callable[[int, int], None] | None = None,
+    cache: Any = None,
+    on_leave: Callable[[int, list[int], Any, torch.Tensor, int], None] | None = None,
 ) -> list[list[int]]:
     """Generate up to `budget` tokens per row of the left-padded batch; return each row's tokens, its stop token
-    included. `choose(scores, rows)` picks the next token of each row in flight (`rows`: their original indices)."""
+    included. `choose(scores, rows)` picks the next token of each row in flight (`rows`: their original indices).
+
+    `cache`: a KV cache already holding a prefix of every row (`attention_mask` then covers the cache and
+    `input_ids`); `on_leave(row, tokens, cache, mask, index)` hears of each row as it leaves the batch, while its
+    keys and values are still at batch index `index` of `cache` (`r3.generation.prefix` keeps them)."""
     from transformers import DynamicCache
 
     stops = torch.tensor(list(stop_ids), device=input_ids.device)
     generated: list[list[int]] = [[] for _ in range(input_ids.shape[0])]
     rows = list(range(input_ids.shape[0]))  # original index of each row in flight
-    cache = DynamicCache(config=model.config)
+    cache = DynamicCache(config=model.config) if cache is None else cache
     mask = attention_mask
-    position_ids = (mask.cumsum(-1) - 1).clamp(min=0)  # [B, T]: pads get 0, as generate gives them
+    position_ids = (mask.cumsum(-1) - 1).clamp(min=0)[:, -input_ids.shape[1]:]  # pads get 0, as generate gives
     logits = _forward(model, input_ids, mask, position_ids, cache)
     done = torch.zeros(len(rows), dtype=torch.bool, device=input_ids.device)
     for step in range(1, budget + 1):
@@ -58,6 +64,9 @@ def decode(
         if step == budget or bool(done.all()):
             break
         if int(done.sum()) >= max(1, EVICT_SHARE * len(rows)):
+            if on_leave is not None:
+                for index in done.nonzero().flatten().tolist():
+                    on_leave(rows[index], generated[rows[index]], cache, mask, index)
             keep = (~done).nonzero().flatten()
             cache.batch_select_indices(keep)
             rows = [rows[i] for i in keep.tolist()]
@@ -65,6 +74,9 @@ def decode(
         mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=-1)
         position_ids = mask.sum(-1, keepdim=True) - 1
         logits = _forward(model, tokens[:, None], mask, position_ids, cache)
+    if on_leave is not None:
+        for index, row in enumerate(rows):
+            on_leave(row, generated[row], cache, mask, index)
     return generated
 
 

@@ -48,10 +48,14 @@ class HFGenerator:
         tokenizer: its tokenizer; it must have a chat template.
         batch_size: sequences per `generate` call (prompts x samples); lower it if memory runs out.
         chat_template_kwargs: extra variables for the chat template (e.g. {"enable_thinking": False} for Qwen3).
+        reuse_prefix: keep each row's KV cache for the next call, whose prompts extend them (reflections extend
+            attempts, retries extend reflections: `r3.generation.prefix`); None: on for a model on CPU, where it
+            made whole episodes 1.5x cheaper (docs/benchmarks/real_model.md), off on GPUs, whose memory it would use.
     """
 
     def __init__(
-        self, model: Any, tokenizer: Any, *, batch_size: int = 64, chat_template_kwargs: dict[str, Any] | None = None
+        self, model: Any, tokenizer: Any, *, batch_size: int = 64, chat_template_kwargs: dict[str, Any] | None = None,
+        reuse_prefix: bool | None = None,
     ):
         if getattr(tokenizer, "chat_template", None) is None:
             raise R3Error(
@@ -71,6 +75,11 @@ class HFGenerator:
         pad = tokenizer.pad_token_id
         self.pad_token_id = pad if pad is not None else self.stop_token_ids[0]
         self.context_length = context_length(model, tokenizer)
+        self.prefix = None
+        if reuse_prefix or (reuse_prefix is None and getattr(model.device, "type", "cpu") == "cpu"):
+            from r3.generation.prefix import PrefixCache
+
+            self.prefix = PrefixCache()
 
     @classmethod
     def from_pretrained(
@@ -83,6 +92,7 @@ class HFGenerator:
         batch_size: int = 64,
         revision: str | None = None,
         chat_template_kwargs: dict[str, Any] | None = None,
+        reuse_prefix: bool | None = None,
     ) -> HFGenerator:
         """Load a hub id or local directory.
 
@@ -92,7 +102,8 @@ class HFGenerator:
         model, tokenizer = load_model_and_tokenizer(
             name_or_path, device=device, dtype=dtype, trust_remote_code=trust_remote_code, revision=revision
         )
-        return cls(model, tokenizer, batch_size=batch_size, chat_template_kwargs=chat_template_kwargs)
+        return cls(model, tokenizer, batch_size=batch_size, chat_template_kwargs=chat_template_kwargs,
+                   reuse_prefix=reuse_prefix)
 
     def render(self, messages: Sequence[Message]) -> str:
         """The chat-template text of `messages`, ending with the assistant generation prompt."""
@@ -143,6 +154,8 @@ class HFGenerator:
                 for row, index in enumerate(batch):
                     samples = completions[row * per_prompt : (row + 1) * per_prompt]
                     results[index] = samples * params.n if greedy else samples
+        if self.prefix is not None:
+            self.prefix.turn()
         return results
 
     def _generate_batch(
@@ -167,13 +180,22 @@ class HFGenerator:
         if budget < params.max_new_tokens:
             logger.warning("prompts of %d tokens leave room for only %d new tokens in the context", width, budget)
         device = self.model.device
+        cache, on_leave = None, None
+        if self.prefix is not None:
+            prefilled = self.prefix.build(self.model, rows, self.pad_token_id)
+            if prefilled is not None:
+                input_ids, attention_mask, cache = prefilled
+
+            def on_leave(row: int, tokens: list[int], kv: Any, mask: Any, index: int) -> None:
+                self.prefix.keep(rows[row], tokens, kv, mask, index)
         if seeds is None:
             choose = _greedy
         else:  # each row draws from its own generator (r3.generation.sampling)
             choose = RowSampler(seeds, temperature=params.temperature, top_p=params.top_p, top_k=params.top_k,
                                 device=device).draw
         generated = decode(self.model, input_ids.to(device), attention_mask.to(device), budget=budget,
-                           stop_ids=self.stop_token_ids, choose=choose, on_tokens=on_tokens)
+                           stop_ids=self.stop_token_ids, choose=choose, on_tokens=on_tokens, cache=cache,
+                           on_leave=on_leave)
         return [self._completion(tokens, budget) for tokens in generated]
 
     def _completion(self, tokens: list[int], budget: int) -> Completion:
