@@ -105,6 +105,7 @@ def compare(generator: HFGenerator, batches: list[int], new_tokens: int, sides: 
             "raw-greedy": (raw_generate, False), "r3-greedy": (r3_generate, False)}
     rows: list[dict] = []
     greedy: dict[int, list] = {}
+    generator.prefix = None  # the same prompts run several times here: prefix reuse is measured by `episodes`
     for batch in batches:
         token_lists = prompts(generator, batch)
         generator.batch_size = batch
