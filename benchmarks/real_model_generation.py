@@ -134,7 +134,7 @@ def reflection_shaped(generator: HFGenerator, count: int, attempt_tokens: int = 
 def prefill_share(generator: HFGenerator, batch: int, new_tokens: int) -> list[dict]:
     """Seconds of a reflection-shaped call that go to the prompt: a 1-token call against a `new_tokens` call."""
     token_lists = reflection_shaped(generator, batch)
-    generator.batch_size = batch
+    generator.batch_size, generator.prefix = batch, None  # a fresh prefill each time
     rows = []
     for budget in (1, new_tokens):
         with generator._generation_mode():
