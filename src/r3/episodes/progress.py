@@ -92,8 +92,10 @@ class GenerationProgress(PhaseHooks):
     def _move_to(self, share: float) -> None:
         """Move the bar to `share` of the batch in progress (never backwards)."""
         if share > self.spent:
-            self.bar.update((share - self.spent) * self.batch_items)
-            self.spent = share
+            self.spent = min(share, 1.0)
+            # an absolute position, so that float steps never add up past the batch (a negative ETA)
+            target = min(self.done - self.initial + self.spent * self.batch_items, self.bar.total)
+            self.bar.update(max(target - self.bar.n, 0))
 
     def _show(self, force: bool = False) -> None:
         """Set the bar's text (cheap); tqdm redraws it at its own pace, at once when `force` (a new phase)."""
