@@ -95,7 +95,7 @@ def test_finished_dir_is_refused_then_overwritten_and_compared(finished_run, tin
         (["--model", "/no/such/model", "--task", "countdown"], "model directory '/no/such/model' does not exist"),
         (["--model", "no-such-org/no-such-model", "--task", "countdown", "--data", "sample:countdown"],
          "cannot load the tokenizer of model 'no-such-org/no-such-model'"),
-        (["--model", "MODEL", "--task", "countdwn"], "unknown task 'countdwn'. Available: countdown"),
+        (["--model", "MODEL", "--task", "countdwn"], "unknown task 'countdwn'. Available: arithmetic, countdown"),
         (["--model", "MODEL", "--task", "countdown", "--data", "BAD"], "line 2, field 'target'"),
     ],
 )

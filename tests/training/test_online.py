@@ -80,6 +80,7 @@ def test_groups_must_not_straddle_processes() -> None:
         num_generations: int = 4
         use_vllm: bool = False
         vllm_max_model_length: int | None = None
+        eval_strategy: str = "no"
 
     with pytest.raises(R3Error, match="multiple of num_generations"):
         check_combination(TrainConfig(task="t", model="m", mode="online"), PerProcess())
