@@ -18,10 +18,12 @@ from r3.demo.corpus import REFLECTION_KINDS, classify, hint_is_right
 from r3.demo.puzzles import Puzzle
 from r3.demo.real import example_line, recipe_settings
 from r3.demo.task import TASK_NAME
+from r3.evaluation.compare import pair_episodes, paired_counts
 from r3.evaluation.stats import difference_interval, intervals_overlap
 from r3.evaluation.tables import METRIC_NAMES
 from r3.report.curves import plot_training_curves
 from r3.report.runs import run_records
+from r3.stats import paired_difference_interval
 from r3.types import Episode
 
 CURVES_FILE = "training_curves.png"
@@ -90,8 +92,19 @@ def _examples(episodes: Sequence[Episode], n: int) -> list[str]:
     return lines
 
 
-def _verdict(before: dict[str, Any], after: dict[str, Any]) -> str:
-    d, low, high = difference_interval(before["within_two"], after["within_two"])
+def _difference(a: tuple[dict[str, Any], list[Episode]], b: tuple[dict[str, Any], list[Episode]],
+                metric: str) -> tuple[float, float, float]:
+    """B minus A and its 95% interval: paired problem by problem when both arms evaluated the same puzzles (they do
+    in the demo; the independent interval would be too wide), else the independent one."""
+    pairs = pair_episodes(a[1], b[1])
+    if pairs is None:
+        return difference_interval(a[0][metric], b[0][metric])
+    return paired_difference_interval(*paired_counts(pairs, 1 if metric == "first_attempt" else 2))
+
+
+def _verdict(before: tuple[dict[str, Any], list[Episode]], after: tuple[dict[str, Any], list[Episode]]) -> str:
+    d, low, high = _difference(before, after, "within_two")
+    before, after = before[0], after[0]
     separated = not intervals_overlap(before["within_two"], after["within_two"])
     reading = ("the 95% intervals do not overlap: more than chance allows" if separated
                else "the 95% intervals overlap: not distinguishable from chance")
@@ -106,7 +119,7 @@ def write_report(settings: Any, paths: Any, plan: Sequence[Any], timings: dict[s
         arms["control (reflection left out)"] = paths.eval_control
     loaded = {name: load_eval(directory) for name, directory in arms.items()}
     summaries = {name: summary for name, (summary, _) in loaded.items()}
-    before, after = summaries["before training"], summaries["after reflection training"]
+    before = summaries["before training"]
 
     histories = {"reflection-only": run_records(paths.train)}
     if settings.control:
@@ -127,13 +140,14 @@ def write_report(settings: Any, paths: Any, plan: Sequence[Any], timings: dict[s
         lines.append(f"| {name} | {_pct(s['first_attempt'])} | {_pct(s['within_two'])} | "
                      f"{_pct(s['reflection_success_rate'])} | {tokens:.1f} |" if tokens is not None else
                      f"| {name} | {_pct(s['first_attempt'])} | {_pct(s['within_two'])} | - | - |")
-    d_first, lo_first, hi_first = difference_interval(before["first_attempt"], after["first_attempt"])
-    lines += ["", "95% Wilson intervals in brackets.", "", _verdict(before, after),
+    arm_before, arm_after = loaded["before training"], loaded["after reflection training"]
+    d_first, lo_first, hi_first = _difference(arm_before, arm_after, "first_attempt")
+    lines += ["", "95% Wilson intervals in brackets; differences paired over the same puzzles.", "",
+              _verdict(arm_before, arm_after),
               (f"First attempt: {100 * d_first:+.1f} points ({100 * lo_first:+.1f} to {100 * hi_first:+.1f}); "
               "first attempts never receive gradient in reflection-only training.")]
     if settings.control:
-        control = summaries["control (reflection left out)"]
-        d, low, high = difference_interval(control["within_two"], after["within_two"])
+        d, low, high = _difference(loaded["control (reflection left out)"], arm_after, "within_two")
         lines.append(f"Reflection-only training against the control, within two attempts: {100 * d:+.1f} points "
                      f"({100 * low:+.1f} to {100 * high:+.1f}).")
     lines += ["", "## What the reflections look like", "",
