@@ -14,9 +14,7 @@ from __future__ import annotations
 import html
 import json
 import logging
-import os
 import re
-import tempfile
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
@@ -24,6 +22,7 @@ from typing import Any
 
 from r3 import __version__
 from r3.errors import R3Error
+from r3.rundir.files import atomic_output
 from r3.viewer.runs import comparison_section, eval_episodes, eval_section, mine_section, run_kind
 from r3.viewer.training import train_section
 
@@ -110,14 +109,8 @@ def write_page(runs: list[str | Path], out: str | Path) -> Path:
     names = ", ".join(s["name"] for s in data["sections"] if s["kind"] != "compare")
     text = render(data, title=f"r3 view: {names}")
     out.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(out) as handle:
+        handle.write(text.encode("utf-8"))
     logger.debug("wrote %s (%.1f MB)", out, out.stat().st_size / 1e6)
     return out
 
