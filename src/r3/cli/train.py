@@ -30,5 +30,5 @@ def main(argv: list[str]) -> int:
 
     output_dir = api.train(config, training)
     if training.process_index == 0:
-        print(f"saved the trained model and tokenizer to {output_dir}")
+        print(f"the trained model and tokenizer are in {output_dir}")  # also after a rerun of a finished run
     return 0
