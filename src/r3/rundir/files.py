@@ -44,44 +44,25 @@ def write_atomic(path: Path, data: str | bytes, *, temporary: Path | None = None
     directory passes its own, manifest-listed `temporary` name; others get a fresh random one), so a user's file
     that happens to have that name is never written over.
     """
-    path = Path(path)
-    if path.is_symlink() or (path.exists() and not path.is_file()):
-        raise R3Error(f"{path} exists and is not a regular file; r3 does not replace it")
     payload = data.encode("utf-8", "backslashreplace") if isinstance(data, str) else data
-    if temporary is None:
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        descriptor = open_no_follow(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
-    except FileExistsError:
-        raise R3Error(f"{temporary} exists but was not written by this r3 run; move it away") from None
-    except OSError as error:
-        raise os_error(path, error) from None
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except OSError as error:
-        temporary.unlink(missing_ok=True)
-        raise os_error(path, error) from None
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
+    with atomic_output(path, temporary) as handle:
+        handle.write(payload)
 
 
 @contextmanager
-def atomic_output(path: Path) -> Iterator[BinaryIO]:
+def atomic_output(path: Path, temporary: Path | None = None) -> Iterator[BinaryIO]:
     """Stream a whole file: written to an exclusive temporary file beside `path`, fsynced, and renamed over `path`
     only when the block ends without an error; otherwise the temporary file is removed and `path` is untouched (an
     old file is never truncated by a run that then fails). Refuses a `path` that is a link, device or FIFO."""
     path = Path(path)
     if path.is_symlink() or (path.exists() and not path.is_file()):
         raise R3Error(f"{path} exists and is not a regular file; r3 does not replace it")
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    if temporary is None:  # a run directory passes its own, manifest-listed name
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         descriptor = open_no_follow(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    except FileExistsError:
+        raise R3Error(f"{temporary} exists but was not written by this r3 run; move it away") from None
     except OSError as error:
         raise os_error(path, error) from None
     try:

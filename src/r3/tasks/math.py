@@ -240,12 +240,7 @@ def _simple_number(text: str) -> Fraction | None:
 @lru_cache(maxsize=65_536)
 def _math_verify(gold: str, answer: str, timeout: float) -> tuple[bool, bool]:
     """(answer parsed, answer equals gold) from a worker process; cached, since RL samples the same answers often."""
-    try:
-        result = math_worker.ask({"op": "verify", "gold": gold, "pred": answer}, timeout)
-    except math_worker.WorkerTimeout:
-        raise VerifierTimeout(f"math-verify took over {timeout:g} s") from None
-    if "error" in result:
-        raise RuntimeError(f"math-verify failed: {result['error']}")
+    result = _ask({"op": "verify", "gold": gold, "pred": answer}, timeout)
     if result.get("gold_unparsed"):
         raise RuntimeError(f"math-verify cannot parse the gold answer {shorten(gold, 40)}")
     return bool(result["parsed"]), bool(result["correct"])
@@ -254,13 +249,19 @@ def _math_verify(gold: str, answer: str, timeout: float) -> tuple[bool, bool]:
 @lru_cache(maxsize=65_536)
 def _exact_decimal(gold: str, decimal: str, timeout: float) -> tuple[bool, float | None]:
     """(the decimal is exactly the gold's value, the gold's value as a float or None when it is not a number)."""
+    result = _ask({"op": "decimal", "gold": gold, "value": decimal}, timeout)
+    return bool(result["exact"]), result.get("value")
+
+
+def _ask(request: dict, timeout: float) -> dict:
+    """The math worker's answer to `request`; a time-out or a worker error raised as the verifier's own errors."""
     try:
-        result = math_worker.ask({"op": "decimal", "gold": gold, "value": decimal}, timeout)
+        result = math_worker.ask(request, timeout)
     except math_worker.WorkerTimeout:
         raise VerifierTimeout(f"math-verify took over {timeout:g} s") from None
     if "error" in result:
         raise RuntimeError(f"math-verify failed: {result['error']}")
-    return bool(result["exact"]), result.get("value")
+    return result
 
 
 @lru_cache(maxsize=65_536)
