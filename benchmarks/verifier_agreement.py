@@ -37,7 +37,8 @@ from pathlib import Path
 from r3.tasks import get_task
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "tasks"))
-from expert_set import gold_row, read_cases
+from expert_set import bfcl_row as convert_bfcl  # one BFCL -> r3 conversion, shared with the tests
+from expert_set import gold_row, read_cases, resolve
 
 REAL = Path(__file__).resolve().parents[1] / ".." / "shared" / "real"
 BFCL_FILES = {"simple_python": "bfcl_v4_simple_python_first30.jsonl", "multiple": "bfcl_v4_multiple_first15.jsonl",
@@ -74,35 +75,6 @@ def load_bfcl_checker(wheel: Path):
     exec(compile(source, "bfcl_eval/eval_checker/ast_eval/ast_checker.py", "exec"), namespace)  # noqa: S102
     return lambda functions, output, truth, category: namespace["ast_checker"](
         functions, output, truth, language.PYTHON, category, "stub")["valid"]
-
-
-def resolve(value):
-    """The first possible value, also inside a dict argument (BFCL lists possible values per key there too)."""
-    if isinstance(value, dict):
-        return {key: resolve(values[0]) for key, values in value.items() if values and values[0] != ""}
-    return value
-
-
-def convert_bfcl(row: dict) -> dict:
-    """An r3 function-calling row from a BFCL row (see the module docstring for the conversion)."""
-    tools = copy.deepcopy(row["function"])
-    by_name = {tool["name"]: tool for tool in tools}
-    answers = []
-    for call in row["ground_truth"]:
-        (name, params), = call.items()
-        schema = by_name[name]["parameters"]
-        arguments = {}
-        for param, values in params.items():
-            others = [v for v in values if v != ""]
-            if "" in values and param not in schema.get("required", []):
-                spec = schema["properties"].get(param, {})
-                if len(others) == 1 and "default" not in spec:
-                    spec["default"] = resolve(others[0])
-                continue
-            arguments[param] = resolve(others[0])
-        answers.append({"name": name, "arguments": arguments})
-    return {"id": row["id"], "query": row["question"][0][-1]["content"], "tools": json.dumps(tools),
-            "answers": json.dumps(answers)}
 
 
 def bfcl_candidates(row: dict) -> list[tuple[str, list[dict]]]:

@@ -28,10 +28,17 @@ def _rows(name: str) -> tuple[dict, ...]:
         return tuple(json.loads(line) for line in handle if line.strip())
 
 
+def resolve(value):
+    """The first possible value, also inside a dict argument (BFCL lists possible values per key there too)."""
+    if isinstance(value, dict):
+        return {key: resolve(values[0]) for key, values in value.items() if values and values[0] != ""}
+    return value
+
+
 def bfcl_row(row: dict) -> dict:
-    """An r3 function-calling row from a BFCL row: the first listed value of each argument; an argument whose listed
-    values include "" is left out, and its one other value becomes the documented default (as in
-    benchmarks/verifier_agreement.py)."""
+    """An r3 function-calling row from a BFCL row (also benchmarks/verifier_agreement.py's conversion): the first
+    listed value of each argument; an argument whose listed values include "" is left out, and its one other value
+    becomes the documented default."""
     tools = copy.deepcopy(row["function"])
     by_name = {tool["name"]: tool for tool in tools}
     answers = []
@@ -44,11 +51,9 @@ def bfcl_row(row: dict) -> dict:
             if "" in values and param not in schema.get("required", []):
                 spec = schema["properties"].get(param, {})
                 if len(others) == 1 and "default" not in spec:
-                    spec["default"] = others[0]
+                    spec["default"] = resolve(others[0])
                 continue
-            first = others[0]
-            arguments[param] = ({key: options[0] for key, options in first.items()} if isinstance(first, dict)
-                                else first)
+            arguments[param] = resolve(others[0])
         answers.append({"name": name, "arguments": arguments})
     return {"id": row["id"], "query": row["question"][0][-1]["content"], "tools": json.dumps(tools),
             "answers": json.dumps(answers)}
